@@ -1,0 +1,5 @@
+"""``python -m batchkit``: see :mod:`batchkit.cli`."""
+
+from .cli import main
+
+raise SystemExit(main())

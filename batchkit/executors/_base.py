@@ -1,0 +1,80 @@
+"""The contract every target (executor) fulfils."""
+
+from __future__ import annotations
+
+import abc
+import threading
+
+from .._calls import Calls, Outcomes
+
+__all__ = ["Executor", "chunk_bounds", "in_worker", "mark_worker"]
+
+_local = threading.local()
+
+
+def in_worker() -> bool:
+    """Whether this thread is running items for a batchkit pool right now."""
+    return getattr(_local, "depth", 0) > 0
+
+
+class mark_worker:
+    """Context manager marking this thread as a batchkit worker (for nested calls)."""
+
+    __slots__ = ()
+
+    def __enter__(self):
+        _local.depth = getattr(_local, "depth", 0) + 1
+
+    def __exit__(self, *exc_info):
+        _local.depth -= 1
+
+
+def chunk_bounds(n_items: int, n_chunks: int) -> list[tuple[int, int]]:
+    """Split ``range(n_items)`` into ``n_chunks`` contiguous ranges of near-equal size.
+
+    Examples
+    --------
+    >>> chunk_bounds(10, 3)
+    [(0, 4), (4, 7), (7, 10)]
+    >>> chunk_bounds(2, 5)
+    [(0, 1), (1, 2)]
+    """
+    n_chunks = max(1, min(n_chunks, n_items))
+    size, extra = divmod(n_items, n_chunks)
+    bounds, lo = [], 0
+    for k in range(n_chunks):
+        hi = lo + size + (k < extra)
+        bounds.append((lo, hi))
+        lo = hi
+    return bounds
+
+
+class Executor(abc.ABC):
+    """Runs the independent calls of one function and reports one outcome per call.
+
+    An executor never raises an item's exception: it stores it in the item's slot of the
+    returned :class:`~batchkit._calls.Outcomes`. It raises only for its own failures and for
+    ``BaseException`` (``KeyboardInterrupt``), after stopping the work it had started.
+
+    Subclasses set ``name`` and implement :meth:`run`. An executor whose workers live in other
+    processes sets ``runs_worker_function = True``: a decorated method is then called once in
+    the caller and must return the function the workers run (the ``mpc`` contract).
+
+    Executors are created once per process and reused by every call, so ``run`` must be safe
+    to call from several threads at once.
+    """
+
+    name: str = "?"
+    runs_worker_function: bool = False
+    runs_coroutines: bool = False
+
+    @abc.abstractmethod
+    def run(self, fn, calls: Calls, n_workers: int | None = None) -> Outcomes:
+        """Run ``fn`` once per call of ``calls``, with at most ``n_workers`` at a time."""
+
+    def close(self) -> None:
+        """Release the executor's workers; a later ``run`` may start them again."""
+        return None  # nothing to release unless the executor keeps workers
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} target={self.name!r}>"

@@ -1,0 +1,255 @@
+"""The ``mpc`` target: chunks of calls run in joblib's reusable loky process pool.
+
+What crosses to a worker, per chunk: the worker function (pickled once per call with
+cloudpickle, so lambdas, closures and functions of ``__main__`` work) and that chunk's entries
+and action arguments. Never the batch. Results come back pickled per chunk; a value or an
+exception that cannot be pickled fails its own item only.
+"""
+
+from __future__ import annotations
+
+import pickle
+import threading
+import time
+import traceback
+from concurrent.futures import FIRST_COMPLETED, wait
+
+from .._calls import Calls, Outcomes
+from .._cpus import default_process_workers
+from ..errors import RemoteTraceback, WorkerError
+from ._base import Executor, chunk_bounds
+from ._timing import ItemTimes, fan_out
+
+__all__ = ["ProcessExecutor"]
+
+#: at most this many chunks per worker process: enough for a fast worker to take over from a
+#: slow one; each chunk costs a pipe round trip (~0.1-0.3 ms)
+MAX_CHUNKS_PER_WORKER = 4
+#: chunks per worker while a function's item time is unknown
+FIRST_CHUNKS_PER_WORKER = 2
+#: once item times are known, a chunk holds at least this much work
+MIN_CHUNK_SECONDS = 5e-3
+
+# Set in worker processes: an mpc action called from an item runs inline there instead of
+# starting a pool inside the pool.
+_IN_PROCESS_WORKER = False
+
+
+def _cloudpickle():
+    import cloudpickle  # joblib's own dependency, and the pickler its loky pool uses
+
+    return cloudpickle
+
+
+def _dumps(obj) -> bytes:
+    """Pickle with the fast C pickler; fall back to cloudpickle for lambdas, closures and the like."""
+    try:
+        return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:
+        return _cloudpickle().dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _portable_error(exc: BaseException) -> tuple[BaseException, str]:
+    """The exception (or a stand-in that pickles) and its traceback text, ready to send back."""
+    text = "".join(traceback.format_exception(exc))
+    try:
+        pickle.loads(_dumps(exc))
+    except Exception as why:
+        exc = WorkerError(
+            f"{type(exc).__name__}: {exc} (the original exception could not be sent back "
+            f"from the worker process: {why})"
+        )
+    return exc, text
+
+
+def _dump_values(values: list, failures: dict) -> bytes:
+    """Pickle the chunk's values; a value that does not pickle fails its own item."""
+    try:
+        return _dumps(values)
+    except Exception:
+        pass
+    for i, value in enumerate(values):
+        try:
+            _dumps(value)
+        except Exception as why:
+            failures[i] = _portable_error(
+                WorkerError(f"the item's result {type(value).__name__} cannot be pickled: {why}")
+            )
+            values[i] = None
+    return _dumps(values)
+
+
+_last_function: tuple[bytes, object] = (b"", None)
+
+
+def _load_function(fn_blob: bytes):
+    """Unpickle the worker function, reusing the last one: a call sends it with every chunk."""
+    global _last_function
+    if _last_function[0] != fn_blob:
+        _last_function = (fn_blob, pickle.loads(fn_blob))
+    return _last_function[1]
+
+
+def _run_chunk(fn_blob: bytes, calls_blob: bytes):
+    """Runs in a worker process: one chunk of calls, returning pickled values and failures."""
+    global _IN_PROCESS_WORKER
+    _IN_PROCESS_WORKER = True
+    fn = _load_function(fn_blob)
+    calls: Calls = pickle.loads(calls_blob)
+    outcomes = Outcomes(len(calls))
+    start = time.perf_counter()
+    calls.run_range(fn, 0, len(calls), outcomes)
+    elapsed = time.perf_counter() - start
+    failures = {i: _portable_error(outcomes.values[i]) for i in outcomes.failed}
+    for i in failures:
+        outcomes.values[i] = None
+    return _dump_values(outcomes.values, failures), failures, elapsed
+
+
+def _dump_function(fn) -> bytes:
+    try:
+        return _cloudpickle().dumps(fn)
+    except Exception as why:
+        raise TypeError(
+            f"target='mpc' needs a worker function that can be pickled, and {fn!r} cannot: {why}. "
+            "Return a module-level function or a functools.partial of one."
+        ) from why
+
+
+class _Chunk:
+    """The parent's record of one chunk: which positions it covers and its pickled calls."""
+
+    __slots__ = ("blob", "positions")
+
+    def __init__(self, positions: list[int], blob: bytes):
+        self.positions = positions
+        self.blob = blob
+
+
+def _pack_chunk(calls: Calls, lo: int, hi: int, outcomes: Outcomes) -> _Chunk | None:
+    """Pickle calls ``lo..hi``; an entry that does not pickle fails its own item only."""
+    try:
+        return _Chunk(list(range(lo, hi)), _dumps(calls.slice(lo, hi)))
+    except Exception:
+        pass
+    good = []
+    for i in range(lo, hi):
+        try:
+            _dumps(calls.slice(i, i + 1))
+            good.append(i)
+        except Exception as why:
+            error = WorkerError(f"the arguments of this item cannot be pickled for target='mpc': {why}")
+            error.__cause__ = why
+            outcomes.fail(i, error)
+    if not good:
+        return None
+    picked = Calls([calls.entries[i] for i in good], calls.shape, calls.args, calls.kwargs)
+    return _Chunk(good, _dumps(picked))
+
+
+def _store(chunk: _Chunk, future, outcomes: Outcomes) -> float:
+    """Put one finished chunk's values and failures into ``outcomes``; return its run time."""
+    try:
+        values_blob, failures, elapsed = future.result()
+    except Exception as why:  # the chunk itself failed: a dead worker, a broken pool
+        for position in chunk.positions:
+            error = WorkerError(f"the worker process running this item failed: {why!r}")
+            error.__cause__ = why
+            outcomes.fail(position, error)
+        return 0.0
+    values = pickle.loads(values_blob)
+    for k, position in enumerate(chunk.positions):
+        if k in failures:
+            error, text = failures[k]
+            error.__cause__ = RemoteTraceback(text)
+            outcomes.fail(position, error)
+        else:
+            outcomes.values[position] = values[k]
+    return elapsed
+
+
+class ProcessExecutor(Executor):
+    """Runs calls in worker processes of joblib's reusable loky pool (``target="mpc"``).
+
+    The pool starts on the first call and is kept for later ones (a process costs about 0.3 s
+    to start). It grows to the largest ``n_workers`` asked for; a call with fewer workers keeps
+    only that many chunks in flight.
+
+    The decorated method is called once, in the caller, and returns the function that runs
+    in the workers (see :func:`batchkit.inbatch_parallel`).
+    """
+
+    name = "mpc"
+    runs_worker_function = True
+
+    def __init__(self, max_workers: int | None = None):
+        self.default_workers = max_workers or default_process_workers()
+        self._size = self.default_workers
+        self._lock = threading.Lock()
+        self._executor = None
+        self._times = ItemTimes()
+
+    def _pool(self, n_workers: int):
+        from joblib.externals.loky import get_reusable_executor
+
+        with self._lock:
+            self._size = max(self._size, n_workers)
+            # loky hands back the same pool while it is alive and the size is unchanged, and a
+            # fresh one after a worker died or the pool was shut down.
+            self._executor = get_reusable_executor(max_workers=self._size, timeout=300)
+            return self._executor
+
+    def run(self, fn, calls: Calls, n_workers: int | None = None) -> Outcomes:
+        n_calls = len(calls)
+        outcomes = Outcomes(n_calls)
+        if n_calls == 0:
+            return outcomes
+        if _IN_PROCESS_WORKER:
+            calls.run_range(fn, 0, n_calls, outcomes)
+            return outcomes
+        n_workers = n_workers or self.default_workers
+        fn_blob = _dump_function(fn)
+        n_chunks = fan_out(
+            n_calls,
+            n_workers,
+            self._times.estimate(fn),
+            unknown=n_workers * FIRST_CHUNKS_PER_WORKER,
+            most=n_workers * MAX_CHUNKS_PER_WORKER,
+            min_seconds=MIN_CHUNK_SECONDS,
+        )
+        pending = [
+            chunk
+            for lo, hi in chunk_bounds(n_calls, n_chunks)
+            if (chunk := _pack_chunk(calls, lo, hi, outcomes)) is not None
+        ]
+        pool = self._pool(n_workers)
+        # Queue a second chunk per worker to hide the pipe round trip, unless the pool has more
+        # workers than this call may use: then in-flight chunks are what caps the call.
+        window = n_workers * 2 if n_workers >= self._size else n_workers
+        pending.reverse()
+        in_flight = {}
+        busy = 0.0
+        try:
+            while pending or in_flight:
+                while pending and len(in_flight) < window:
+                    chunk = pending.pop()
+                    in_flight[pool.submit(_run_chunk, fn_blob, chunk.blob)] = chunk
+                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in done:
+                    busy += _store(in_flight.pop(future), future, outcomes)
+        except BaseException:
+            for future in in_flight:
+                future.cancel()
+            if any(not f.done() for f in in_flight):
+                # Ctrl-C while items run: stop the workers rather than leave them busy.
+                pool.shutdown(wait=False, kill_workers=True)
+            raise
+        outcomes.failed.sort()
+        self._times.record(fn, busy, n_calls)
+        return outcomes
+
+    def close(self) -> None:
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)

@@ -1,0 +1,307 @@
+"""``@inbatch_parallel`` and ``@parallel``: fan one action out over the items of a batch.
+
+The decorator never imports :mod:`batchkit.batch`: it resolves ``init`` and ``post`` by name
+on the instance it is called on, so any object with the right attributes works.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import reprlib
+import types
+
+import numpy as np
+
+from ._calls import MIXED, SINGLE, Calls
+from .errors import ParallelError
+from .executors import check_target, get_executor
+
+__all__ = ["RESERVED", "ParallelMethod", "any_action_failed", "inbatch_parallel", "parallel"]
+
+#: call keywords that steer the fan-out; never passed to init, post or the method
+RESERVED = frozenset({"target", "n_workers"})
+#: init names whose entries are each one positional argument, whatever their type
+STANDARD_INITS = frozenset({"indices", "items"})
+
+_NOT_GIVEN = object()
+
+
+def _make_short_repr() -> reprlib.Repr:
+    short = reprlib.Repr()  # keyword arguments arrived only in Python 3.12
+    short.maxstring = short.maxother = 40
+    short.maxlist = short.maxtuple = short.maxdict = 4
+    short.maxlevel = 2
+    return short
+
+
+_short = _make_short_repr()
+
+
+def any_action_failed(results) -> bool:
+    """Whether any of ``results`` is an exception, i.e. whether some item failed.
+
+    Examples
+    --------
+    >>> any_action_failed([1, 2, ValueError("bad")])
+    True
+    >>> any_action_failed([1, 2])
+    False
+    """
+    return any(isinstance(result, BaseException) for result in results)
+
+
+def _plain_function(fn):
+    """The Python function behind ``fn`` (through ``@mjit`` and other wrappers)."""
+    fn = getattr(fn, "py_func", fn)
+    return inspect.unwrap(fn) if callable(fn) else fn
+
+
+def _check_n_workers(n_workers):
+    if n_workers is None:
+        return None
+    if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
+        raise ValueError(f"'n_workers' must be a positive int or None (got {n_workers!r})")
+    return n_workers
+
+
+class ParallelMethod:
+    """A method (or function) fanned out over init's entries; made by :func:`inbatch_parallel`.
+
+    Calling it runs ``init``, runs the method once per entry on the target's executor, then
+    ``post``. It is a descriptor: looked up on an instance, it binds like a method.
+    """
+
+    def __init__(self, fn, *, init, post, target, extras, bind_self):
+        if init is None:
+            raise TypeError("init is required: a method name, a callable or an iterable of entries")
+        functools.update_wrapper(self, fn)
+        self._fn = fn
+        self.init = init
+        self.post = post
+        self.extras = dict(extras)
+        self.bind_self = bind_self
+        plain = _plain_function(fn)
+        self._check_signature(plain)
+        self.is_coroutine = inspect.iscoroutinefunction(plain)
+        if target is _NOT_GIVEN:
+            target = "async" if self.is_coroutine else "threads"
+        self.target = self._check_target(check_target(target))
+        if not bind_self:
+            for role, value in (("init", init), ("post", post)):
+                if isinstance(value, str):
+                    raise TypeError(
+                        f"{role}={value!r} names a method, but {self.__qualname__} is a plain "
+                        f"function with no batch to look it up on: pass a callable"
+                        + (" or an iterable of entries" if role == "init" else "")
+                    )
+
+    def _check_signature(self, plain) -> None:
+        try:
+            parameters = inspect.signature(plain).parameters
+        except (TypeError, ValueError):  # builtins and the like have no signature to check
+            return
+        taken = sorted(RESERVED.intersection(parameters))
+        if taken:
+            raise TypeError(
+                f"{plain.__qualname__} declares the parameter(s) {taken}, which inbatch_parallel "
+                f"reserves to choose the executor per call ({sorted(RESERVED)}); rename them"
+            )
+
+    def _check_target(self, target):
+        if self.is_coroutine and isinstance(target, str) and target not in ("async", "for"):
+            raise TypeError(
+                f"{self.__qualname__} is a coroutine function: it runs on target='async' (or "
+                f"'for', one item at a time), not target={target!r}"
+            )
+        return target
+
+    def __repr__(self) -> str:
+        return f"<ParallelMethod {self.__qualname__} init={self.init!r} target={self.target!r}>"
+
+    def __get__(self, instance, owner=None):
+        if instance is None or not self.bind_self:
+            return self
+        return types.MethodType(self, instance)
+
+    # -- one call ---------------------------------------------------------------------------
+
+    def __call__(self, *args, **kwargs):
+        if self.bind_self:
+            if not args:
+                raise TypeError(f"{self.__qualname__} needs the instance as first argument")
+            instance, args = args[0], args[1:]
+        else:
+            instance = None
+        target = self._check_target(check_target(kwargs.pop("target", self.target)))
+        n_workers = _check_n_workers(kwargs.pop("n_workers", None))
+        full_kwargs = {**self.extras, **kwargs} if self.extras else kwargs
+        entries, shape = self._entries(instance, args, full_kwargs)
+        executor = get_executor("async" if self.is_coroutine else target)
+        if self.is_coroutine and target == "for":
+            n_workers = 1
+        fn = self._callable(instance, executor, args, kwargs)
+        outcomes = executor.run(fn, Calls(entries, shape, args, kwargs), n_workers)
+        if outcomes.failed:
+            self._annotate(instance, entries, outcomes, executor.name)
+        if self.post is None:
+            return self._default_post(instance, outcomes, executor.name)
+        return self._resolve("post", instance)(outcomes.values, *args, **full_kwargs)
+
+    def _resolve(self, role: str, instance):
+        """The init or post callable (or, for init, the ready iterable)."""
+        value = getattr(self, role)
+        if not isinstance(value, str):
+            return value
+        try:
+            return getattr(instance, value)
+        except AttributeError:
+            raise AttributeError(
+                f"{role}={value!r} of {self.__qualname__} names no method, property or component "
+                f"of {type(instance).__name__}"
+            ) from None
+
+    def _entries(self, instance, args, full_kwargs):
+        init = self._resolve("init", instance)
+        standard = isinstance(self.init, str) and (
+            self.init in STANDARD_INITS or self.init in (getattr(instance, "components", None) or ())
+        )
+        entries = init(*args, **full_kwargs) if callable(init) else init
+        if entries is None:
+            raise TypeError(f"init={self.init!r} of {self.__qualname__} returned None, not a list of entries")
+        if type(entries) is not list:
+            entries = _to_list(entries, self.init, self.__qualname__)
+        return entries, SINGLE if standard else MIXED
+
+    def _callable(self, instance, executor, args, kwargs):
+        """What the executor runs per entry: the bound method, or mpc's worker function."""
+        if not executor.runs_worker_function:
+            return self._fn.__get__(instance, type(instance)) if self.bind_self else self._fn
+        if not self.bind_self:
+            return self._fn  # a plain function is its own worker function
+        worker = self._fn(instance, *args, **kwargs)
+        if not callable(worker):
+            raise TypeError(
+                f"{self.__qualname__} runs on target={executor.name!r}: it is called once in the "
+                f"caller and must return the function that the worker processes run per item "
+                f"(got {type(worker).__name__})"
+            )
+        return worker
+
+    def _annotate(self, instance, entries, outcomes, target_name) -> None:
+        indices = getattr(instance, "indices", None)
+        by_position = indices is not None and len(indices) == len(entries)
+        for position in outcomes.failed:
+            error = outcomes.values[position]
+            where = f"item {position}"
+            if by_position:
+                where += f" (index value {_short.repr(indices[position])})"
+            error.add_note(
+                f"batchkit: {where} of {self.__qualname__}, target={target_name!r}, "
+                f"init entry {_short.repr(entries[position])}"
+            )
+
+    def _default_post(self, instance, outcomes, target_name):
+        if outcomes.failed:
+            errors = [outcomes.values[i] for i in outcomes.failed]
+            raise ParallelError(
+                f"{len(errors)} of {len(outcomes)} items failed in {self.__qualname__} "
+                f"(target={target_name!r})",
+                errors,
+                results=outcomes.values,
+            )
+        return instance if self.bind_self else outcomes.values
+
+
+def _to_list(entries, init, qualname) -> list:
+    if isinstance(entries, np.ndarray) and entries.ndim == 1 and entries.dtype.kind in "biufcUSO":
+        # Python scalars: faster to pass around and to pickle than numpy scalars, and equal to them
+        return entries.tolist()
+    try:
+        return list(entries)
+    except TypeError:
+        raise TypeError(
+            f"init={init!r} of {qualname} must give an iterable of entries (got {type(entries).__name__})"
+        ) from None
+
+
+def inbatch_parallel(*args, init=None, post=None, target=_NOT_GIVEN, **extras):
+    """Run a method once per entry of ``init``, in parallel, then ``post`` on the results.
+
+    Parameters
+    ----------
+    init : str, callable or iterable
+        Where the calls come from. A string names a method, property or component of the batch:
+        ``"indices"`` (one call per index value), ``"items"`` (per item view), ``"run_once"``
+        (one call with no entry), or a component (per element). A method or callable is called
+        with the action's positional and keyword arguments plus ``extras`` and returns one entry
+        per call: a list or other sequence gives positional arguments, a dict keyword
+        arguments, a 2-tuple ``(sequence, dict)`` both; anything else is one positional argument.
+        An iterable is used as the entries directly.
+    post : str or callable, optional
+        Called as ``post(results, *args, **kwargs)`` with the same arguments as ``init``.
+        ``results`` is in init order; a failed call's slot holds its exception. The action
+        returns what ``post`` returns. Without ``post`` the action returns the batch, or raises
+        :class:`~batchkit.errors.ParallelError` if any call failed.
+    target : str or Executor, optional
+        ``"threads"`` (default), ``"async"`` (default for ``async def``), ``"mpc"`` (processes)
+        or ``"for"`` (a plain loop), or any name given to :func:`~batchkit.register_target`.
+    **extras
+        Passed to ``init`` and ``post`` (not to the method).
+
+    Notes
+    -----
+    Each call of the action may pass ``target=`` and ``n_workers=`` to override the decorator;
+    they are reserved and reach neither init, post nor the method.
+
+    With ``target="mpc"`` the method is called once in the caller and must return the function
+    that the worker processes run per entry (with the entry's arguments, then the action's).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from batchkit import Batch, inbatch_parallel
+    >>> class Squares(Batch):
+    ...     components = ("values",)
+    ...     @inbatch_parallel(init="values", target="for")
+    ...     def square(self, value):
+    ...         value[...] = value ** 2
+    >>> batch = Squares.from_data(data={"values": np.arange(4.0).reshape(4, 1)})
+    >>> batch.square().values.ravel().tolist()
+    [0.0, 1.0, 4.0, 9.0]
+    """
+    if args:
+        raise TypeError(
+            "inbatch_parallel takes keyword arguments only, e.g. "
+            "@inbatch_parallel(init='indices', post='_post', target='threads')"
+        )
+    if target is not _NOT_GIVEN:
+        check_target(target)
+    return functools.partial(
+        ParallelMethod, init=init, post=post, target=target, extras=extras, bind_self=True
+    )
+
+
+def parallel(*args, init=None, post=None, target=_NOT_GIVEN, **extras):
+    """:func:`inbatch_parallel` for a plain function: no ``self``, and ``init``/``post`` callables.
+
+    Without ``post`` the call returns the list of results (or raises
+    :class:`~batchkit.errors.ParallelError`). With ``target="mpc"`` the function itself runs in
+    the worker processes.
+
+    Examples
+    --------
+    >>> from batchkit import parallel
+    >>> @parallel(init=lambda n: range(n), target="for")
+    ... def double(x, n):
+    ...     return 2 * x
+    >>> double(3)
+    [0, 2, 4]
+    """
+    if args:
+        raise TypeError("parallel takes keyword arguments only, e.g. @parallel(init=..., post=...)")
+    if target is not _NOT_GIVEN:
+        check_target(target)
+    return functools.partial(
+        ParallelMethod, init=init, post=post, target=target, extras=extras, bind_self=False
+    )
