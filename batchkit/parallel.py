@@ -87,6 +87,10 @@ class ParallelMethod:
         if target is _NOT_GIVEN:
             target = "async" if self.is_coroutine else "threads"
         self.target = self._check_target(check_target(target))
+        # The mpc contract belongs to how the method is written, not to where one call runs:
+        # a method declared for a worker-function target returns the worker function, and
+        # keeps doing so when a call picks another target (target="for" to debug it, say).
+        self.returns_worker = bind_self and get_executor(self.target).runs_worker_function
         if not bind_self:
             for role, value in (("init", init), ("post", post)):
                 if isinstance(value, str):
@@ -174,16 +178,17 @@ class ParallelMethod:
         return entries, SINGLE if standard else MIXED
 
     def _callable(self, instance, executor, args, kwargs):
-        """What the executor runs per entry: the bound method, or mpc's worker function."""
-        if not executor.runs_worker_function:
-            return self._fn.__get__(instance, type(instance)) if self.bind_self else self._fn
+        """What the executor runs per entry: the bound method, or the worker function."""
         if not self.bind_self:
-            return self._fn  # a plain function is its own worker function
+            return self._fn  # a plain function runs as it is, on every target
+        if not self.returns_worker:
+            # On a process target this bound method pickles the batch, once per chunk.
+            return self._fn.__get__(instance, type(instance))
         worker = self._fn(instance, *args, **kwargs)
         if not callable(worker):
             raise TypeError(
-                f"{self.__qualname__} runs on target={executor.name!r}: it is called once in the "
-                f"caller and must return the function that the worker processes run per item "
+                f"{self.__qualname__} is declared with target={self.target!r}: it is called once "
+                f"in the caller and must return the function that runs per item "
                 f"(got {type(worker).__name__})"
             )
         return worker
@@ -195,7 +200,9 @@ class ParallelMethod:
             error = outcomes.values[position]
             where = f"item {position}"
             if by_position:
-                where += f" (index value {_short.repr(indices[position])})"
+                value = indices[position]
+                value = value.item() if isinstance(value, np.generic) else value
+                where += f" (index value {_short.repr(value)})"
             error.add_note(
                 f"batchkit: {where} of {self.__qualname__}, target={target_name!r}, "
                 f"init entry {_short.repr(entries[position])}"
