@@ -110,7 +110,7 @@ class ImageBatch(Batch):
     def _image_pairs(self, *args, **kwargs):
         # One entry per image: the image and the slot its result goes into.
         self.smooth = np.empty_like(self.images)
-        return [[image, out] for image, out in zip(self.images, self.smooth)]
+        return [[image, out] for image, out in zip(self.images, self.smooth, strict=True)]
 
     @action
     @inbatch_parallel(init="smooth", post="_put_encoded", target="mpc")
@@ -158,7 +158,7 @@ def _run(store, batch_size, targets, label, bar):
 def _same_results(reference, candidate) -> bool:
     return all(
         np.array_equal(a.images, b.images) and np.array_equal(a.smooth, b.smooth) and a.encoded == b.encoded
-        for a, b in zip(reference, candidate)
+        for a, b in zip(reference, candidate, strict=True)
     )
 
 
@@ -216,7 +216,7 @@ def run_demo(n_images=384, batch_size=64, size=128, latency=0.005, bar=True, out
         print(
             "  ".join(
                 cell.rjust(w) if k and j >= 2 else cell.ljust(w)
-                for j, (cell, w) in enumerate(zip(row, widths))
+                for j, (cell, w) in enumerate(zip(row, widths, strict=True))
             ),
             file=out,
         )
