@@ -94,15 +94,20 @@ class Calls:
         The action's positional arguments, appended after each entry's.
     kwargs : dict
         The action's keyword arguments, merged over each entry's.
+    per_item : dict, optional
+        Per-item values of some action arguments (from ``P``/``PP``): a key is the position of a
+        positional argument (int) or the name of a keyword argument (str); its list holds one
+        value per call, which replaces that argument in that call.
     """
 
-    __slots__ = ("args", "entries", "kwargs", "shape")
+    __slots__ = ("args", "entries", "kwargs", "per_item", "shape")
 
-    def __init__(self, entries: list, shape: str = MIXED, args: tuple = (), kwargs=None):
+    def __init__(self, entries: list, shape: str = MIXED, args: tuple = (), kwargs=None, per_item=None):
         self.entries = entries
         self.shape = shape
         self.args = tuple(args)
         self.kwargs = dict(kwargs) if kwargs else {}
+        self.per_item = per_item or None
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -111,27 +116,50 @@ class Calls:
         return f"Calls(n={len(self.entries)}, shape={self.shape!r})"
 
     def __getstate__(self):
-        return (self.entries, self.shape, self.args, self.kwargs)
+        return (self.entries, self.shape, self.args, self.kwargs, self.per_item)
 
     def __setstate__(self, state):
-        self.entries, self.shape, self.args, self.kwargs = state
+        self.entries, self.shape, self.args, self.kwargs, self.per_item = state
 
     def slice(self, lo: int, hi: int) -> Calls:
         """The calls ``lo`` to ``hi`` (exclusive) as a new :class:`Calls`."""
+        if self.per_item:
+            return self.pick(range(lo, hi))
         return Calls(self.entries[lo:hi], self.shape, self.args, self.kwargs)
+
+    def pick(self, positions) -> Calls:
+        """The calls at ``positions`` as a new :class:`Calls`."""
+        positions = list(positions)
+        per_item = None
+        if self.per_item:
+            per_item = {key: [values[i] for i in positions] for key, values in self.per_item.items()}
+        entries = [self.entries[i] for i in positions]
+        return Calls(entries, self.shape, self.args, self.kwargs, per_item)
+
+    def _action_arguments(self, position: int) -> tuple[tuple, dict]:
+        if not self.per_item:
+            return self.args, self.kwargs
+        args, kwargs = list(self.args), dict(self.kwargs)
+        for key, values in self.per_item.items():
+            if type(key) is int:
+                args[key] = values[position]
+            else:
+                kwargs[key] = values[position]
+        return tuple(args), kwargs
 
     def bind(self, position: int) -> tuple[tuple, dict]:
         """The positional and keyword arguments of call ``position``."""
         entry = self.entries[position]
+        action_args, action_kwargs = self._action_arguments(position)
         if self.shape == SINGLE:
-            return (entry, *self.args), self.kwargs
+            return (entry, *action_args), action_kwargs
         args, kwargs = split_entry(entry)
-        if self.args:
-            args = args + self.args
+        if action_args:
+            args = args + action_args
         if kwargs is None:
-            return args, self.kwargs
-        if self.kwargs:
-            return args, {**kwargs, **self.kwargs}
+            return args, action_kwargs
+        if action_kwargs:
+            return args, {**kwargs, **action_kwargs}
         return args, kwargs
 
     def run_range(self, fn, lo: int, hi: int, outcomes: Outcomes) -> None:

@@ -139,13 +139,16 @@ class ParallelMethod:
             instance = None
         target = self._check_target(check_target(kwargs.pop("target", self.target)))
         n_workers = _check_n_workers(kwargs.pop("n_workers", None))
+        args, kwargs, per_item = _resolve_per_item(instance, args, kwargs)
         full_kwargs = {**self.extras, **kwargs} if self.extras else kwargs
         entries, shape = self._entries(instance, args, full_kwargs)
+        if per_item:
+            _check_per_item(per_item, len(entries), self.__qualname__)
         executor = get_executor("async" if self.is_coroutine else target)
         if self.is_coroutine and target == "for":
             n_workers = 1
         fn = self._callable(instance, executor, args, kwargs)
-        outcomes = executor.run(fn, Calls(entries, shape, args, kwargs), n_workers)
+        outcomes = executor.run(fn, Calls(entries, shape, args, kwargs, per_item), n_workers)
         if outcomes.failed:
             self._annotate(instance, entries, outcomes, executor.name)
         if self.post is None:
@@ -218,6 +221,40 @@ class ParallelMethod:
                 results=outcomes.values,
             )
         return instance if self.bind_self else outcomes.values
+
+
+def _is_per_item(value) -> bool:
+    return getattr(type(value), "_batchkit_per_item", False)
+
+
+def _resolve_per_item(instance, args, kwargs):
+    """Replace ``P``/``PP`` arguments by their full lists; return the per-item lists apart.
+
+    init and post see the full lists; call ``i`` of the method sees element ``i``.
+    """
+    if not any(map(_is_per_item, args)) and not any(map(_is_per_item, kwargs.values())):
+        return args, kwargs, None
+    pipeline = getattr(instance, "pipeline", None)
+    per_item, args, kwargs = {}, list(args), dict(kwargs)
+    for key, value in [*enumerate(args), *kwargs.items()]:
+        if _is_per_item(value):
+            values = list(value.resolve(batch=instance, pipeline=pipeline))
+            per_item[key] = values
+            if type(key) is int:
+                args[key] = values
+            else:
+                kwargs[key] = values
+    return tuple(args), kwargs, per_item
+
+
+def _check_per_item(per_item: dict, n_entries: int, qualname: str) -> None:
+    for key, values in per_item.items():
+        if len(values) != n_entries:
+            where = f"argument {key}" if type(key) is int else f"argument {key!r}"
+            raise ValueError(
+                f"the per-item values of {where} of {qualname} number {len(values)}, "
+                f"but init gave {n_entries} entries"
+            )
 
 
 def _to_list(entries, init, qualname) -> list:

@@ -8,6 +8,7 @@ exception that cannot be pickled fails its own item only.
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 import threading
 import time
@@ -143,8 +144,7 @@ def _pack_chunk(calls: Calls, lo: int, hi: int, outcomes: Outcomes) -> _Chunk | 
             outcomes.fail(i, error)
     if not good:
         return None
-    picked = Calls([calls.entries[i] for i in good], calls.shape, calls.args, calls.kwargs)
-    return _Chunk(good, _dumps(picked))
+    return _Chunk(good, _dumps(calls.pick(good)))
 
 
 def _store(chunk: _Chunk, future, outcomes: Outcomes) -> float:
@@ -190,13 +190,24 @@ class ProcessExecutor(Executor):
         self._times = ItemTimes()
 
     def _pool(self, n_workers: int):
-        from joblib.externals.loky import get_reusable_executor
+        """The pool, started (or restarted, after it broke or must grow) when needed.
+
+        batchkit keeps a loky pool of its own rather than loky's process-wide reusable one:
+        joblib's ``Parallel`` configures that one for itself, and sharing it breaks both.
+        """
+        from joblib.externals.loky import ProcessPoolExecutor
+        from joblib.externals.loky.process_executor import ShutdownExecutorError
 
         with self._lock:
-            self._size = max(self._size, n_workers)
-            # loky hands back the same pool while it is alive and the size is unchanged, and a
-            # fresh one after a worker died or the pool was shut down.
-            self._executor = get_reusable_executor(max_workers=self._size, timeout=300)
+            executor = self._executor
+            broken = executor is not None and (executor._flags.broken is not None or executor._flags.shutdown)
+            if executor is None or broken or n_workers > self._size:
+                self._size = max(self._size, n_workers)
+                if executor is not None:
+                    with contextlib.suppress(ShutdownExecutorError):
+                        executor.shutdown(wait=False)
+                # Idle workers exit after 5 minutes; the pool starts new ones when work comes.
+                self._executor = ProcessPoolExecutor(max_workers=self._size, timeout=300)
             return self._executor
 
     def run(self, fn, calls: Calls, n_workers: int | None = None) -> Outcomes:
@@ -233,7 +244,7 @@ class ProcessExecutor(Executor):
             while pending or in_flight:
                 while pending and len(in_flight) < window:
                     chunk = pending.pop()
-                    in_flight[pool.submit(_run_chunk, fn_blob, chunk.blob)] = chunk
+                    pool = self._submit(pool, n_workers, chunk, fn_blob, in_flight, outcomes)
                 done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                 for future in done:
                     busy += _store(in_flight.pop(future), future, outcomes)
@@ -247,6 +258,24 @@ class ProcessExecutor(Executor):
         outcomes.failed.sort()
         self._times.record(fn, busy, n_calls)
         return outcomes
+
+    def _submit(self, pool, n_workers, chunk, fn_blob, in_flight, outcomes):
+        """Submit one chunk; if the pool broke (a worker died), once more on a fresh pool."""
+        from joblib.externals.loky.process_executor import BrokenProcessPool
+
+        for attempt in range(2):
+            try:
+                in_flight[pool.submit(_run_chunk, fn_blob, chunk.blob)] = chunk
+                return pool
+            except (BrokenProcessPool, RuntimeError) as why:
+                if attempt:
+                    for position in chunk.positions:
+                        error = WorkerError(f"no worker process could take this item: {why!r}")
+                        error.__cause__ = why
+                        outcomes.fail(position, error)
+                    return pool
+                pool = self._pool(n_workers)
+        return pool
 
     def close(self) -> None:
         with self._lock:
