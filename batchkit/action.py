@@ -30,7 +30,8 @@ class ActionMethod:
         functools.update_wrapper(self, fn)
         self._fn = fn
         if use_lock is True:
-            lock_name = f"action:{getattr(fn, '__qualname__', repr(fn))}"
+            # module and qualified name: same-named classes of two packages get two locks
+            lock_name = f"action:{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', repr(fn))}"
         elif isinstance(use_lock, str):
             lock_name = use_lock
         elif use_lock in (None, False):

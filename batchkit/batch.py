@@ -12,7 +12,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
-__all__ = ["Batch", "Item"]
+from .action import action
+
+__all__ = ["Batch", "Item", "ItemRecord", "merge_batches"]
 
 
 class _Component:
@@ -54,7 +56,8 @@ class Item:
 
     def __getattr__(self, name):
         if name in self._components:
-            return getattr(self._batch, name)[self._position]
+            values = getattr(self._batch, name)
+            return None if values is None else values[self._position]
         raise AttributeError(f"{type(self._batch).__name__} item has no component {name!r}")
 
     def __setattr__(self, name, value):
@@ -65,10 +68,10 @@ class Item:
     def __getitem__(self, key):
         if isinstance(key, str):
             return self.__getattr__(key)
-        return getattr(self._batch, self._components[key])[self._position]
+        return self.__getattr__(self._components[key])
 
     def __iter__(self):
-        return (getattr(self._batch, name)[self._position] for name in self._components)
+        return (self.__getattr__(name) for name in self._components)
 
     def __len__(self) -> int:
         return len(self._components)
@@ -77,7 +80,7 @@ class Item:
         return f"<{type(self._batch).__name__} item at position {self._position}>"
 
     def __reduce__(self):
-        values = {name: getattr(self._batch, name)[self._position] for name in self._components}
+        values = {name: self.__getattr__(name) for name in self._components}
         return ItemRecord, (values,)
 
 
@@ -174,6 +177,12 @@ class Batch:
         if declared is None:
             return
         names = _check_component_names(declared, cls.__name__)
+        clashes = [n for n in names if not isinstance(getattr(cls, n, None), (_Component, type(None)))]
+        if clashes:
+            raise ValueError(
+                f"component name(s) {clashes} of {cls.__name__} are also methods or attributes of the "
+                "class: the component could not be read as an attribute; rename one of them"
+            )
         cls.components = names
         for name in names:
             if name not in cls.__dict__:
@@ -241,7 +250,10 @@ class Batch:
             values = [data]
         if not values:
             raise ValueError("from_data got no data: every component is None")
-        return _length(values[0])
+        lengths = {_length(value) for value in values}
+        if len(lengths) > 1:
+            raise ValueError(f"the components given to from_data differ in length: {sorted(lengths)}")
+        return lengths.pop()
 
     def _put(self, data, copy: bool = False) -> None:
         """Store ``data`` (dict, tuple/list or array) as this batch's data."""
@@ -340,6 +352,15 @@ class Batch:
         """The raw data (no components declared) or a dict of components by name."""
         return self._data
 
+    def __setattr__(self, name, value):
+        # Components added to this instance only (add_components, from_data with a dict) have no
+        # class descriptor: their values live in _data like the declared ones.
+        data = self.__dict__.get("_data")
+        if type(data) is dict and name in data and not hasattr(type(self), name):
+            data[name] = value
+        else:
+            object.__setattr__(self, name, value)
+
     def __getattr__(self, name):
         # Reached only when normal lookup fails: components added to this instance only.
         data = self.__dict__.get("_data")
@@ -366,6 +387,91 @@ class Batch:
     def run_once(self, *args, **kwargs) -> list:
         """The init that runs an action once, with no entry arguments."""
         return [[]]
+
+    @action
+    def apply_parallel(
+        self,
+        func,
+        init=None,
+        post=None,
+        src=None,
+        dst=None,
+        *args,
+        target="threads",
+        requires_rng=False,
+        **kwargs,
+    ):
+        """Apply ``func(item, *args, **kwargs)`` to every item of ``src`` and store results in ``dst``.
+
+        Parameters
+        ----------
+        func : callable
+            Handles one item and returns its result.
+        init : callable or iterable, optional
+            The items, instead of reading them from ``src``.
+        post : str or callable, optional
+            Called as ``post(results, *args, src=, dst=, **kwargs)`` instead of storing results.
+        src : str, list or tuple
+            A component (each item is one element of it), a list of components handled one after
+            another (pairwise with a list ``dst``), or a tuple of components handled together
+            (each item is a tuple of their elements).
+        dst : str, list or tuple, optional
+            Where results go (``src`` by default); a component not declared is added to this batch.
+            A tuple ``dst`` takes each item's tuple result apart.
+        target : str
+            The executor (``"threads"`` by default, also when called directly).
+        requires_rng : bool
+            Give ``func`` an ``rng=`` generator of its own per item, derived from the batch's seed
+            (``seed=`` to give one outside a pipeline) and the item's position, so the draws do
+            not depend on the target or the number of workers.
+        **kwargs
+            Passed to ``func``; also ``n_workers=``, ``seed=`` and ``p=`` (apply to each item with
+            this probability; the others stay as they are).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> class Images(Batch):
+        ...     components = ("images",)
+        >>> batch = Images.from_data(data={"images": np.ones((3, 2, 2))})
+        >>> batch.apply_parallel(np.sum, src="images", dst="totals").totals.tolist()
+        [4.0, 4.0, 4.0]
+        """
+        from .apply import apply_to_batch
+
+        return apply_to_batch(
+            self,
+            func,
+            *args,
+            init=init,
+            post=post,
+            src=src,
+            dst=dst,
+            target=target,
+            requires_rng=requires_rng,
+            **kwargs,
+        )
+
+    @classmethod
+    def merge(cls, batches, batch_size=None, components=None, batch_class=None):
+        """Merge batches into one of ``batch_size`` items; return ``(batch, rest)``.
+
+        The merged batch keeps the original index values (in order) and concatenates each
+        component (arrays end to end; other sequences as lists). ``rest`` holds what is left past
+        ``batch_size``, or None.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> class Values(Batch):
+        ...     components = ("x",)
+        >>> a = Values.from_data(index=[10, 11], data={"x": np.array([1, 2])})
+        >>> b = Values.from_data(index=[20, 21], data={"x": np.array([3, 4])})
+        >>> batch, rest = Values.merge([a, b], batch_size=3)
+        >>> batch.indices.tolist(), batch.x.tolist(), rest.indices.tolist()
+        ([10, 11, 20], [1, 2, 3], [21])
+        """
+        return merge_batches(batches, batch_size, components, batch_class or cls)
 
     @staticmethod
     def get_errors(results) -> list | None:
@@ -395,3 +501,50 @@ _RESERVED_NAMES = frozenset(name for name in dir(Batch) if not name.startswith("
     "dataset",
     "pipeline",
 }
+
+
+def _concat(parts: list, name: str):
+    """Join one component's parts from several batches (arrays end to end, else lists)."""
+    present = [part for part in parts if part is not None]
+    if not present:
+        return None
+    if len(present) != len(parts):
+        raise ValueError(f"component {name!r} is None in some of the batches to merge, but not all")
+    if all(isinstance(part, np.ndarray) for part in present):
+        return np.concatenate(present)
+    return [element for part in present for element in part]
+
+
+def merge_batches(batches, batch_size=None, components=None, batch_class=None):
+    """Merge ``batches`` into one batch of ``batch_size`` items and the rest.
+
+    Index values and components are concatenated in order. Returns ``(batch, rest)``: ``rest``
+    holds the items past ``batch_size`` (None when there are none).
+    """
+    batches = [batch for batch in batches if batch is not None and len(batch)]
+    if not batches:
+        return None, None
+    batch_class = batch_class or type(batches[0])
+    if components is None:
+        components = batches[0].components
+    indices = np.concatenate([batch.indices for batch in batches])
+    total = len(indices)
+    batch_size = total if batch_size is None else batch_size
+    if components is None:
+        data = _concat([batch.data for batch in batches], "data")
+    else:
+        data = {name: _concat([getattr(batch, name) for batch in batches], name) for name in components}
+
+    def make(lo, hi):
+        if lo >= hi:
+            return None
+        if components is None:
+            part = data[lo:hi] if data is not None else None
+        else:
+            part = {name: (value[lo:hi] if value is not None else None) for name, value in data.items()}
+        batch = batch_class(indices[lo:hi])
+        if part is not None:
+            batch._put(part)
+        return batch
+
+    return make(0, min(batch_size, total)), make(batch_size, total)

@@ -23,6 +23,18 @@ class TargetError(BatchkitError, ValueError):
     """An unknown or unusable target (executor) name."""
 
 
+class PipelineError(BatchkitError):
+    """A pipeline run failed as a whole (for instance, every batch failed)."""
+
+
+class SkipBatch(Exception):
+    """Raise inside an action to drop the current batch on purpose (not counted as a failure)."""
+
+
+class StopPipeline(Exception):
+    """Raise inside an action to end the run after the batches already done."""
+
+
 class WorkerError(BatchkitError):
     """An item could not be run or returned by a worker (pickling, a dead process, ...)."""
 

@@ -28,7 +28,7 @@ class JitMethod:
         # numba compiles from the function object (its bytecode): no source text, no exec, so
         # the body sees its own module's globals and works wherever the function was defined.
         self.dispatcher = numba.jit(**self.options)(fn)
-        self._bound = self._call
+        self._bound = self._make_bound()
 
     def _call(self, *args, **kwargs):
         try:
@@ -42,8 +42,25 @@ class JitMethod:
                 exc._batchkit_noted = True
             raise
 
+    def _make_bound(self):
+        """The callable an instance hands out: no self, but the method's name, doc and signature."""
+        call = self._call
+
+        @functools.wraps(self.py_func)
+        def bound(*args, **kwargs):
+            return call(*args, **kwargs)
+
+        signature = inspect.signature(self.py_func)
+        bound.__signature__ = signature.replace(parameters=list(signature.parameters.values())[1:])
+        del bound.__wrapped__  # the signature above is the one to show, without self
+        bound.py_func = self.py_func
+        bound.dispatcher = self.dispatcher
+        bound.options = self.options
+        return bound
+
     def __get__(self, instance, owner=None):
-        # Works the same on the class and on an instance: self is always None inside.
+        # The same callable through the class and every instance, since self is None inside:
+        # Kernels.add_one(41) and Kernels(index).add_one(41) both work.
         return self._bound
 
     def __call__(self, _self, *args, **kwargs):

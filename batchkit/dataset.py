@@ -1,0 +1,346 @@
+"""``Dataset``: an index, a batch class and (optionally) data in memory, cut into batches on demand."""
+
+from __future__ import annotations
+
+import copy as copying
+from collections.abc import Mapping
+
+import numpy as np
+
+from .batch import Batch
+from .index import DatasetIndex, IterationPlan, _BatchCursor, _check_reset_what, _is_shuffled
+from .rng import make_rng
+
+__all__ = ["Dataset"]
+
+
+def _is_pandas(data) -> bool:
+    return type(data).__module__.startswith("pandas") and hasattr(data, "loc")
+
+
+def _is_dataframe(data) -> bool:
+    return _is_pandas(data) and hasattr(data, "columns")
+
+
+def _crop_one(data, positions: np.ndarray, values: np.ndarray):
+    """The items of one component's data: rows at ``positions``, or by index ``values`` for pandas."""
+    if data is None:
+        return None
+    if _is_pandas(data):
+        rows = data.loc[values]
+        # A Series is one value per item: an array, so that items are read by position.
+        return rows if _is_dataframe(rows) else rows.to_numpy()
+    if isinstance(data, (list, tuple)):
+        return type(data)(data[p] for p in positions.tolist())
+    return data[positions]
+
+
+def _crop(preloaded, positions, values, components):
+    """The batch's part of ``preloaded``, shaped for ``Batch(preloaded=...)`` (see :class:`Dataset`)."""
+    if isinstance(preloaded, Mapping):
+        return {name: _crop_one(data, positions, values) for name, data in preloaded.items()}
+    if isinstance(preloaded, (tuple, list)):
+        return type(preloaded)(_crop_one(data, positions, values) for data in preloaded)
+    if _is_dataframe(preloaded):
+        rows = preloaded.loc[values]
+        columns = [name for name in components or () if name in rows.columns]
+        if columns:
+            return {name: rows[name].to_numpy() for name in columns}
+        if components is not None and len(components) > 1:
+            raise ValueError(
+                f"the preloaded DataFrame has no column named after a component: columns "
+                f"{list(rows.columns)}, components {list(components)}; rename the columns, or pass a dict"
+            )
+        return rows
+    return _crop_one(preloaded, positions, values)
+
+
+def _length(data):
+    try:
+        return len(data)
+    except TypeError:
+        return None
+
+
+def _check_preloaded(preloaded, n_items: int) -> None:
+    """Data found by position must have one row per index value."""
+    if preloaded is None or _is_pandas(preloaded):
+        return
+    if isinstance(preloaded, Mapping):
+        parts = preloaded.items()
+    elif isinstance(preloaded, (tuple, list)):
+        parts = enumerate(preloaded)
+    else:
+        parts = [("data", preloaded)]
+    for name, data in parts:
+        if data is None or _is_pandas(data):
+            continue
+        length = _length(data)
+        if length is not None and length != n_items:
+            raise ValueError(
+                f"preloaded {name!r} has {length} rows but the index has {n_items} values; "
+                "pass one row per index value, in index order (or a DataFrame indexed by value)"
+            )
+
+
+class Dataset:
+    """An index of items, the batch class to build, and (optionally) data already in memory.
+
+    Parameters
+    ----------
+    index : DatasetIndex or anything DatasetIndex accepts
+        The items (an int ``n`` gives ``0..n-1``). An index object is used as is.
+    batch_class : type
+        A :class:`Batch` subclass (or ``Batch``) that batches are made of.
+    preloaded : array, tuple, list, dict or pandas DataFrame, optional
+        Data for the items, given to each batch cropped to its items:
+
+        - an array (or any object indexed by an array of positions): row ``i`` belongs to the
+          ``i``-th index value, whatever the values are;
+        - a tuple or list: one such object per component, in the batch class's order;
+        - a dict: one per component, by name;
+        - a pandas DataFrame: rows are found by index value (``.loc``). If the batch class
+          declares components that are columns, each batch gets those columns as arrays (other
+          components stay empty); otherwise the DataFrame rows are the batch's raw data (or the
+          data of its single component). A pandas Series inside a tuple or dict becomes an
+          array; a DataFrame there stays a DataFrame.
+
+        Batches, subsets and splits share it: nothing is copied until a batch is made.
+    copy : bool
+        Deep-copy each batch's crop (it is already a copy for arrays and pandas objects).
+    **attrs
+        Set as attributes of the dataset.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> class Pairs(Batch):
+    ...     components = ("images", "labels")
+    >>> ds = Dataset(np.arange(100, 110), Pairs, preloaded=(np.zeros((10, 2)), np.arange(10) * 2))
+    >>> batch = ds.create_batch([103, 101])
+    >>> batch.labels.tolist()
+    [6, 2]
+    >>> [len(b) for b in ds.gen_batch(4, n_epochs=1)]
+    [4, 4, 2]
+    """
+
+    def __init__(self, index, batch_class=Batch, preloaded=None, copy=False, **attrs):
+        if not (isinstance(batch_class, type) and issubclass(batch_class, Batch)):
+            raise TypeError(f"batch_class must be Batch or a subclass of it (got {batch_class!r})")
+        self.index = index if isinstance(index, DatasetIndex) else DatasetIndex(index)
+        _check_preloaded(preloaded, len(self.index))
+        self.batch_class = batch_class
+        self.preloaded = preloaded
+        self.copy = copy
+        # preloaded rows follow this index's positions: subsets keep it to find their rows.
+        self._data_index = self.index
+        self._cursor = _BatchCursor()
+        self.train = self.test = self.validation = None
+        for name, value in attrs.items():
+            if hasattr(type(self), name):
+                raise ValueError(f"{name!r} is a Dataset attribute or method; choose another attribute name")
+            setattr(self, name, value)
+
+    # -- the index --------------------------------------------------------------------------------
+
+    @property
+    def indices(self) -> np.ndarray:
+        """The index values."""
+        return self.index.indices
+
+    @property
+    def size(self) -> int:
+        """The number of items."""
+        return len(self.index)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    @property
+    def data(self):
+        """The preloaded data, as given."""
+        return self.preloaded
+
+    # -- batches ------------------------------------------------------------------------------------
+
+    def create_batch(self, index, pos=False, **kwargs):
+        """A ``batch_class`` instance of the given items, holding their part of ``preloaded``.
+
+        Parameters
+        ----------
+        index : values, positions or DatasetIndex
+            Index values (positions in this dataset's index if ``pos``); a DatasetIndex gives
+            its values.
+        pos : bool
+            Whether ``index`` holds positions.
+        **kwargs
+            Passed on to the batch class.
+
+        Raises
+        ------
+        KeyError
+            A value is not in the dataset.
+        """
+        batch_index = self.index.create_batch(index, pos=pos)
+        crop = None
+        if self.preloaded is not None:
+            values = batch_index.indices
+            if pos and not isinstance(index, DatasetIndex) and self._data_index is self.index:
+                # Positions in the index are positions in the data: no lookup needed.
+                if isinstance(index, slice):
+                    positions = np.arange(*index.indices(len(self.index)))
+                else:
+                    positions = np.asarray(index, dtype=np.intp).reshape(-1)
+            else:
+                positions = self._data_index.get_pos(values)
+            crop = _crop(self.preloaded, positions, values, self.batch_class.components)
+        if self.copy:  # only when asked: a batch class may have its own __init__ without ``copy``
+            kwargs = {"copy": True, **kwargs}
+        return self.batch_class(batch_index, dataset=self, preloaded=crop, **kwargs)
+
+    def gen_batch(self, batch_size, shuffle=False, n_iters=None, n_epochs=None, drop_last=False, **kwargs):
+        """Yield batches in the order of an :class:`~batchkit.index.IterationPlan`.
+
+        Parameters
+        ----------
+        batch_size, shuffle, n_iters, n_epochs, drop_last
+            As for :class:`~batchkit.index.IterationPlan`; with neither ``n_iters`` nor
+            ``n_epochs``, one epoch.
+        **kwargs
+            Passed on to :meth:`create_batch`.
+        """
+        plan = IterationPlan(len(self), batch_size, shuffle, n_iters, n_epochs, drop_last)
+        for positions in plan:
+            yield self.create_batch(positions, pos=True, **kwargs)
+
+    def next_batch(self, batch_size, shuffle=False, n_iters=None, n_epochs=None, drop_last=False, **kwargs):
+        """The next batch of the dataset's running iteration (arguments as for :meth:`gen_batch`).
+
+        A call whose iteration arguments differ from the running ones starts a new iteration with
+        them; :meth:`reset` starts over. ``kwargs`` go to :meth:`create_batch` on every call.
+
+        Raises
+        ------
+        StopIteration
+            The iteration is done.
+        """
+        args = (batch_size, shuffle, n_iters, n_epochs, drop_last)
+        return self.create_batch(self._cursor.next_positions(len(self), *args), pos=True, **kwargs)
+
+    def reset(self, what="iter") -> None:
+        """Forget the running :meth:`next_batch` iteration (``what``: ``'iter'`` or ``'all'``)."""
+        _check_reset_what(what)
+        self._cursor.reset()
+
+    # -- subsets --------------------------------------------------------------------------------------
+
+    def create_subset(self, index):
+        """A dataset of some of these items: same class, batch class, attributes and preloaded data.
+
+        Parameters
+        ----------
+        index : DatasetIndex or values
+            The subset's items; every value must be in this dataset.
+        """
+        if isinstance(index, DatasetIndex):
+            self.index.get_pos(index.indices)  # KeyError for a value not in the dataset
+        else:
+            index = self.index.create_subset(index)
+            self.index.get_pos(index.indices)
+        subset = copying.copy(self)
+        subset.index = index
+        subset._cursor = _BatchCursor()
+        subset.train = subset.test = subset.validation = None
+        for name in [name for name in vars(subset) if name.startswith("cv") and name[2:].isdigit()]:
+            delattr(subset, name)
+        return subset
+
+    @classmethod
+    def from_dataset(cls, dataset, index, batch_class=None, copy=False):
+        """A subset of ``dataset`` with ``index``, optionally with another batch class."""
+        subset = dataset.create_subset(index)
+        if batch_class is not None:
+            if not (isinstance(batch_class, type) and issubclass(batch_class, Batch)):
+                raise TypeError(f"batch_class must be Batch or a subclass of it (got {batch_class!r})")
+            subset.batch_class = batch_class
+        subset.copy = copy
+        return subset
+
+    def split(self, shares=0.8, shuffle=False) -> None:
+        """Set ``train``, ``test`` and ``validation`` subsets (None when empty).
+
+        Parameters
+        ----------
+        shares, shuffle
+            As for :meth:`DatasetIndex.split <batchkit.index.DatasetIndex.split>`, which this
+            calls (so the index gets its parts too).
+
+        Examples
+        --------
+        >>> ds = Dataset(10)
+        >>> ds.split(0.7, shuffle=1)
+        >>> len(ds.train), len(ds.test), ds.validation
+        (7, 3, None)
+        """
+        self.index.split(shares, shuffle)
+        parts = self.index.train, self.index.test, self.index.validation
+        self.train, self.test, self.validation = (
+            None if part is None else self.create_subset(part) for part in parts
+        )
+
+    def cv_split(self, method="kfold", n_splits=5, shuffle=False) -> None:
+        """Set ``cv0``, ..., ``cv{n_splits-1}``: subsets with ``train`` and ``test`` parts for k-fold CV.
+
+        Each ``cv{i}`` holds all the items; its ``test`` is fold ``i`` and its ``train`` the
+        other folds. Folds differ in size by at most one item (the first ones are larger).
+
+        Parameters
+        ----------
+        method : str
+            Only ``'kfold'``.
+        n_splits : int
+            The number of folds, ``2 <= n_splits <= len(self)``.
+        shuffle : bool, int, SeedSequence, Generator or RandomState
+            Permute the items before cutting folds (as in ``split``).
+
+        Examples
+        --------
+        >>> ds = Dataset(10)
+        >>> ds.cv_split(n_splits=3)
+        >>> ds.cv0.test.indices.tolist(), ds.cv2.train.indices.tolist()
+        ([0, 1, 2, 3], [0, 1, 2, 3, 4, 5, 6])
+        """
+        if method != "kfold":
+            raise ValueError(f"cv_split method {method!r} is not supported; use 'kfold'")
+        n = len(self)
+        if not isinstance(n_splits, (int, np.integer)) or not 2 <= n_splits <= n:
+            raise ValueError(f"n_splits must be an int from 2 to {n} (the number of items); got {n_splits!r}")
+        order = make_rng(shuffle).permutation(n) if _is_shuffled(shuffle) else np.arange(n)
+        folds = np.array_split(order, int(n_splits))
+        for i, fold in enumerate(folds):
+            fold_set = self.create_subset(self.index.create_batch(order))
+            rest = np.concatenate([f for j, f in enumerate(folds) if j != i])
+            fold_set.train = self.create_subset(self.index.create_batch(rest))
+            fold_set.test = self.create_subset(self.index.create_batch(fold))
+            setattr(self, f"cv{i}", fold_set)
+        self.n_splits = int(n_splits)
+
+    # -- pipelines ------------------------------------------------------------------------------------
+
+    def pipeline(self, config=None):
+        """A new pipeline over this dataset (``config``: its configuration)."""
+        from .pipeline import Pipeline  # the pipeline module imports datasets, not the other way round
+
+        return Pipeline(dataset=self, config=config)
+
+    @property
+    def p(self):
+        """A new pipeline over this dataset: ``dataset.p.some_action(...)``."""
+        return self.pipeline()
+
+    def __rshift__(self, pipeline):
+        """``dataset >> pipeline`` is ``pipeline << dataset``: the pipeline bound to this dataset."""
+        return pipeline << self
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} of {len(self)} items, batch class {self.batch_class.__name__}>"

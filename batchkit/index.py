@@ -1,0 +1,734 @@
+"""Dataset indices: the item values of a dataset, how to split them, and how to cut them into batches.
+
+:class:`DatasetIndex` holds any 1-D set of values (ints, strings, ...); :class:`FilesIndex` holds
+the base names of files found by glob patterns, with their full paths. :class:`IterationPlan`
+is the order of batches over ``n`` items, shared by indices, datasets and pipelines.
+"""
+
+from __future__ import annotations
+
+import glob
+import itertools
+import math
+import numbers
+import os
+import warnings
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+
+import numpy as np
+
+from .rng import make_rng
+
+__all__ = ["DatasetIndex", "FilesIndex", "IterationPlan"]
+
+
+# -- argument checks -----------------------------------------------------------------------------
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def _check_count(name: str, value):
+    """``value`` as an int >= 0 or ``math.inf`` (endless); None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, float) and value == math.inf:
+        return math.inf
+    if not _is_int(value):
+        raise TypeError(f"{name} must be an int or math.inf (got {type(value).__name__} {value!r})")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0 (got {value})")
+    return int(value)
+
+
+def _is_shuffled(shuffle) -> bool:
+    """Whether ``shuffle`` asks for random order: False and None keep the order."""
+    return not (shuffle is None or (isinstance(shuffle, (bool, np.bool_)) and not shuffle))
+
+
+# -- the order of batches --------------------------------------------------------------------------
+
+
+class IterationPlan:
+    """The sequence of batches over ``n_items`` items, as arrays of positions ``0..n_items-1``.
+
+    One object serves every consumer (``DatasetIndex``, ``Dataset`` and the pipeline), so they all
+    cut epochs the same way. It is an iterator: ``next(plan)`` gives the next batch's positions and
+    raises ``StopIteration`` when the plan is done. It is not thread-safe: call it from one thread.
+
+    Parameters
+    ----------
+    n_items : int
+        The number of items in the index (>= 1).
+    batch_size : int
+        Items per batch, ``1 <= batch_size <= n_items``.
+    shuffle : bool, None, int, numpy.random.SeedSequence, numpy.random.Generator or numpy.random.RandomState
+        ``False`` or ``None`` keep the index order in every epoch. Anything else draws a new
+        permutation at the start of each epoch from ``make_rng(shuffle)``: ``True`` from fresh
+        entropy; an int or a ``SeedSequence`` reproducibly (the whole sequence of batches is the
+        same run to run, and again after :meth:`reset`); a ``Generator`` or ``RandomState`` is drawn
+        from as is (so :meth:`reset` does not rewind it).
+    n_iters : int or math.inf, optional
+        Stop after this many batches, going through as many epochs as needed.
+    n_epochs : int or math.inf, optional
+        Stop after this many passes over the items. With neither ``n_iters`` nor ``n_epochs``,
+        one epoch. ``math.inf`` for either means endless.
+    drop_last : bool
+        ``False``: the items form one stream, epoch after epoch, cut into batches; a batch that
+        crosses an epoch boundary is topped up from the next epoch's order, and only the very
+        last batch may be shorter than ``batch_size``. ``True``: each epoch is cut on its own and
+        its short tail is dropped, so every batch has ``batch_size`` items.
+
+    Attributes
+    ----------
+    n_batches : int or None
+        How many batches the plan gives in all; None if endless.
+    iteration : int
+        How many batches it has given so far.
+    epoch : int
+        How many epochs it has completed so far: epochs whose items (or, with ``drop_last``, whose
+        full batches) have all been given.
+
+    Raises
+    ------
+    ValueError
+        ``batch_size`` is out of range, both ``n_iters`` and ``n_epochs`` are given, or a count
+        is negative.
+    TypeError
+        A count is not an int.
+
+    Examples
+    --------
+    >>> [p.tolist() for p in IterationPlan(4, 3, n_epochs=2)]
+    [[0, 1, 2], [3, 0, 1], [2, 3]]
+    >>> [p.tolist() for p in IterationPlan(4, 3, n_epochs=2, drop_last=True)]
+    [[0, 1, 2], [0, 1, 2]]
+    >>> plan = IterationPlan(4, 3, n_iters=3)
+    >>> plan.n_batches, [p.tolist() for p in plan], plan.epoch
+    (3, [[0, 1, 2], [3, 0, 1], [2, 3, 0]], 2)
+    """
+
+    def __init__(self, n_items, batch_size, shuffle=False, n_iters=None, n_epochs=None, drop_last=False):
+        if not _is_int(n_items) or n_items < 1:
+            raise ValueError(f"an iteration plan needs at least one item (got n_items={n_items!r})")
+        if not _is_int(batch_size):
+            raise TypeError(f"batch_size must be an int (got {type(batch_size).__name__} {batch_size!r})")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1 (got {batch_size})")
+        if batch_size > n_items:
+            raise ValueError(
+                f"batch_size {batch_size} is larger than the index ({n_items} items); "
+                f"pass batch_size <= {n_items}"
+            )
+        n_iters = _check_count("n_iters", n_iters)
+        n_epochs = _check_count("n_epochs", n_epochs)
+        if n_iters is not None and n_epochs is not None:
+            raise ValueError(
+                f"pass n_iters or n_epochs, not both (got n_iters={n_iters}, n_epochs={n_epochs})"
+            )
+        if n_iters is None and n_epochs is None:
+            n_epochs = 1  # one pass, deliberately: an endless run must be asked for (math.inf)
+        self.n_items = int(n_items)
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+        self.n_iters = n_iters
+        self.n_epochs = n_epochs
+        self.drop_last = bool(drop_last)
+        self.reset()
+
+    @property
+    def n_batches(self) -> int | None:
+        """The total number of batches, or None if the plan is endless."""
+        if self.n_iters is not None:
+            return None if self.n_iters == math.inf else self.n_iters
+        if self.n_epochs == math.inf:
+            return None
+        if self.drop_last:
+            return self.n_epochs * (self.n_items // self.batch_size)
+        return -(-self.n_epochs * self.n_items // self.batch_size)
+
+    @property
+    def epoch(self) -> int:
+        """The number of epochs completed so far."""
+        if self.drop_last:
+            return self.iteration // (self.n_items // self.batch_size)
+        return self._given // self.n_items
+
+    def reset(self) -> None:
+        """Start over: from the first batch, with the generator made afresh from ``shuffle``."""
+        self._rng = make_rng(self.shuffle) if _is_shuffled(self.shuffle) else None
+        # With n_iters, epochs follow one another until the batches are counted out.
+        self._epoch_limit = math.inf if self.n_epochs is None else self.n_epochs
+        self.iteration = 0
+        self._given = 0  # items given so far
+        self._order = np.empty(0, dtype=np.intp)  # the current epoch's order of positions
+        self._cursor = 0  # where the next batch starts in it
+        self._epochs_started = 0
+
+    def _start_epoch(self) -> bool:
+        """Draw the next epoch's order; False if the epoch limit forbids another epoch."""
+        if self._epochs_started >= self._epoch_limit:
+            return False
+        if self._rng is None:
+            self._order = np.arange(self.n_items)
+        else:
+            self._order = self._rng.permutation(self.n_items)
+        self._cursor = 0
+        self._epochs_started += 1
+        return True
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> np.ndarray:
+        if self.n_iters is not None and self.iteration >= self.n_iters:
+            raise StopIteration
+        positions = self._next_full_batch() if self.drop_last else self._next_from_stream()
+        self.iteration += 1
+        self._given += len(positions)
+        return positions
+
+    def _next_full_batch(self) -> np.ndarray:
+        # An epoch's short tail is skipped: the batch comes whole from the next epoch.
+        if len(self._order) - self._cursor < self.batch_size and not self._start_epoch():
+            raise StopIteration
+        start = self._cursor
+        self._cursor += self.batch_size
+        return self._order[start : self._cursor]
+
+    def _next_from_stream(self) -> np.ndarray:
+        # Epochs form one stream: a batch crossing an epoch boundary takes from both orders.
+        pieces, need = [], self.batch_size
+        while need:
+            if self._cursor == len(self._order) and not self._start_epoch():
+                break
+            piece = self._order[self._cursor : self._cursor + need]
+            self._cursor += len(piece)
+            need -= len(piece)
+            pieces.append(piece)
+        if need == self.batch_size:
+            raise StopIteration
+        return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+
+    def __repr__(self) -> str:
+        return (
+            f"IterationPlan(n_items={self.n_items}, batch_size={self.batch_size}, shuffle={self.shuffle!r}, "
+            f"n_iters={self.n_iters}, n_epochs={self.n_epochs}, drop_last={self.drop_last}; "
+            f"iteration {self.iteration} of {self.n_batches})"
+        )
+
+
+def _same_arg(a, b) -> bool:
+    """Whether two iteration arguments are the same (``True`` is not ``1``; objects by identity)."""
+    if a is b:
+        return True
+    if isinstance(a, (bool, np.bool_)) or isinstance(b, (bool, np.bool_)):
+        return False
+    if _is_int(a) and _is_int(b):
+        return int(a) == int(b)
+    if isinstance(a, float) and isinstance(b, float):
+        return a == b
+    return False
+
+
+class _BatchCursor:
+    """The state behind ``next_batch``: a plan, restarted whenever the arguments change."""
+
+    def __init__(self):
+        self.plan = None
+        self._args = None
+
+    def next_positions(self, n_items, *args) -> np.ndarray:
+        if self.plan is None or not all(map(_same_arg, self._args, args)):
+            self.plan = IterationPlan(n_items, *args)
+            self._args = args
+        return next(self.plan)
+
+    def reset(self) -> None:
+        self.plan = None
+        self._args = None
+
+
+def _check_reset_what(what) -> None:
+    if what not in ("iter", "all"):
+        raise ValueError(f"reset({what!r}): only 'iter' (or 'all') can be reset here")
+
+
+# -- indices ----------------------------------------------------------------------------------------
+
+
+def _as_values(index) -> np.ndarray:
+    """A 1-D array of index values from anything :class:`DatasetIndex` accepts."""
+    if callable(index) and not isinstance(index, DatasetIndex):
+        index = index()
+    if isinstance(index, DatasetIndex):
+        return index.indices.copy()
+    if _is_int(index):
+        if index < 1:
+            raise ValueError(f"an index needs at least one item (got {index})")
+        return np.arange(index)
+    if isinstance(index, (str, bytes, bool, np.bool_, float)) or index is None:
+        raise TypeError(
+            f"an index is built from an int, a 1-D sequence or array, an index or a callable "
+            f"(got {type(index).__name__} {index!r})"
+        )
+    if not hasattr(index, "__len__") and isinstance(index, Iterable):
+        index = list(index)
+    values = np.array(index)  # a copy: the index must not change under its position map
+    if values.ndim != 1:
+        raise TypeError(f"an index must be 1-D (got an array of shape {values.shape})")
+    if len(values) == 0:
+        raise ValueError("an index needs at least one item (got an empty sequence)")
+    return values
+
+
+def _warn_duplicates(values: np.ndarray, what: str) -> None:
+    n_unique = len(set(values.tolist()))
+    if n_unique != len(values):
+        warnings.warn(
+            f"{what} has {len(values) - n_unique} duplicate value(s); get_pos finds the first of each",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def _is_scalar_value(value) -> bool:
+    if isinstance(value, (str, bytes)):
+        return True
+    if isinstance(value, np.ndarray):
+        return value.ndim == 0
+    return not isinstance(value, Iterable)
+
+
+def _round_half_up(x: float) -> int:
+    return math.floor(x + 0.5)
+
+
+def _split_shares(shares) -> tuple[float, ...]:
+    """``shares`` as (train, test[, validation]) fractions, checked."""
+    if isinstance(shares, numbers.Real) and not isinstance(shares, (bool, np.bool_)):
+        shares = (float(shares), 1.0 - float(shares))
+    else:
+        shares = tuple(float(s) for s in shares)
+    if len(shares) not in (2, 3) or any(s < 0 for s in shares) or sum(shares) > 1 + 1e-9:
+        raise ValueError(
+            f"split shares must be a fraction in [0, 1] or 2 or 3 non-negative fractions "
+            f"(train, test[, validation]) summing to at most 1 (got {shares})"
+        )
+    return shares
+
+
+class DatasetIndex:
+    """The values that identify a dataset's items, in order.
+
+    Parameters
+    ----------
+    index : int, 1-D sequence or array, DatasetIndex or callable
+        An int ``n`` gives ``0..n-1``; a sequence or array gives its values (copied); another
+        index gives a copy of its values; a callable is called and its result used.
+
+    Attributes
+    ----------
+    indices : numpy.ndarray
+        The values, read-only.
+    train, test, validation : DatasetIndex or None
+        Parts set by :meth:`split` (None before, or when a part is empty).
+
+    Raises
+    ------
+    ValueError
+        The index is empty.
+    TypeError
+        The values are not 1-D.
+
+    Warns
+    -----
+    UserWarning
+        The values repeat.
+
+    Examples
+    --------
+    >>> index = DatasetIndex(["a", "b", "c", "d"])
+    >>> len(index), index.get_pos("c"), "e" in index
+    (4, 2, False)
+    >>> [batch.indices.tolist() for batch in index.gen_batch(3, n_epochs=2)]
+    [['a', 'b', 'c'], ['d', 'a', 'b'], ['c', 'd']]
+    """
+
+    def __init__(self, index):
+        self._set_values(_as_values(index))
+        _warn_duplicates(self._indices, type(self).__name__)
+
+    def _set_values(self, values: np.ndarray) -> None:
+        values.setflags(write=False)
+        self._indices = values
+        self._pos = None
+        self.train = self.test = self.validation = None
+        self._cursor = _BatchCursor()
+
+    def _derive(self, values: np.ndarray, sources=()) -> DatasetIndex:
+        """A new index of this class holding ``values`` (not checked), e.g. a batch or a subset.
+
+        It skips ``__init__`` (a subclass may need other arguments); :meth:`_adopt` copies what
+        the subclass keeps besides the values.
+        """
+        new = type(self).__new__(type(self))
+        new._set_values(values)
+        new._adopt(sources or (self,))
+        return new
+
+    def _adopt(self, sources) -> None:
+        """Hook for subclasses: take what belongs with the values from the ``sources`` indices."""
+
+    # -- values and positions ---------------------------------------------------------------------
+
+    @property
+    def indices(self) -> np.ndarray:
+        """The index values, in order (a read-only array)."""
+        return self._indices
+
+    @property
+    def size(self) -> int:
+        """The number of values."""
+        return len(self._indices)
+
+    def __len__(self) -> int:
+        return len(self._indices)
+
+    def __iter__(self):
+        return iter(self._indices)
+
+    def __contains__(self, value) -> bool:
+        try:
+            return value in self._positions()
+        except TypeError:  # an unhashable value is in no index
+            return False
+
+    def _positions(self) -> dict:
+        # Built on first use: value -> position of its first occurrence (reversed, so the first wins).
+        if self._pos is None:
+            keys = self._indices.tolist()
+            self._pos = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=True))
+        return self._pos
+
+    def _pos_of(self, value) -> int:
+        try:
+            return self._positions()[value]
+        except (KeyError, TypeError):
+            raise KeyError(f"{value!r} is not a value of this {type(self).__name__}") from None
+
+    def get_pos(self, index):
+        """Positions of index values.
+
+        Parameters
+        ----------
+        index : value, slice or iterable of values
+            A value gives its position (an int). A slice of values gives the slice of positions
+            from ``start``'s position up to, not including, ``stop``'s (None keeps an end open;
+            ``step`` is kept). An iterable gives an array of positions.
+
+        Raises
+        ------
+        KeyError
+            A value is not in the index.
+
+        Examples
+        --------
+        >>> index = DatasetIndex([10, 20, 30, 40])
+        >>> index.get_pos(30), index.get_pos([40, 10]).tolist(), index.get_pos(slice(20, 40))
+        (2, [3, 0], slice(1, 3, None))
+        """
+        if isinstance(index, slice):
+            start = None if index.start is None else self._pos_of(index.start)
+            stop = None if index.stop is None else self._pos_of(index.stop)
+            return slice(start, stop, index.step)
+        if _is_scalar_value(index):
+            return self._pos_of(index.item() if isinstance(index, np.ndarray) else index)
+        if isinstance(index, DatasetIndex):
+            index = index.indices
+        values = index.tolist() if isinstance(index, np.ndarray) else list(index)
+        return np.array([self._pos_of(value) for value in values], dtype=np.intp)
+
+    def subset_by_pos(self, pos) -> np.ndarray:
+        """The values at positions ``pos`` (an int, a slice or an array of positions)."""
+        return self._indices[pos]
+
+    def create_subset(self, index) -> DatasetIndex:
+        """A new index of the same class with the values ``index`` (values, or another index).
+
+        A :class:`FilesIndex` subset keeps the paths of its values.
+        """
+        values = _as_values(index)
+        _warn_duplicates(values, f"the subset of {type(self).__name__}")
+        return self._derive(values)
+
+    def create_batch(self, index, pos=True, as_array=False):
+        """A batch of this index: an index of the same class (or, ``as_array``, an array of values).
+
+        Parameters
+        ----------
+        index : positions, values or DatasetIndex
+            Positions in this index when ``pos`` (an int array, a list or a slice), else values
+            (each must be in the index). A DatasetIndex gives its values.
+        pos : bool
+            Whether ``index`` holds positions.
+        as_array : bool
+            Return the array of values instead of an index.
+
+        Examples
+        --------
+        >>> index = DatasetIndex([10, 20, 30, 40])
+        >>> index.create_batch([3, 1]).indices.tolist(), index.create_batch([20], pos=False).indices.tolist()
+        ([40, 20], [20])
+        """
+        if isinstance(index, DatasetIndex):
+            values = index.indices
+        elif pos:
+            if not isinstance(index, slice):
+                index = np.asarray(index, dtype=np.intp).reshape(-1)
+            values = self._indices[index]
+        else:
+            values = np.atleast_1d(self._indices[self.get_pos(index)])
+        if as_array:
+            return values
+        # A slice gives a view of this index's array: the batch gets its own values.
+        return self._derive(np.array(values) if values.base is self._indices else values)
+
+    # -- splits -------------------------------------------------------------------------------------
+
+    def split(self, shares=0.8, shuffle=False) -> None:
+        """Cut the index into ``train``, ``test`` and ``validation`` parts (set as attributes).
+
+        Parameters
+        ----------
+        shares : float or sequence of 2 or 3 floats
+            A float is the train share, the rest is the test share. A sequence gives the train,
+            test and (optional) validation shares; they may sum to less than 1, the rest being
+            left out. Part boundaries are rounded half up: train gets ``round(n * train)`` items,
+            test the items up to ``round(n * (train + test))``, validation up to
+            ``round(n * (train + test + validation))``. An empty part is None.
+        shuffle : bool, int, SeedSequence, Generator or RandomState
+            ``False`` splits in index order; anything else permutes the items first, as in
+            :class:`IterationPlan` (an int seed splits the same way every run).
+
+        Examples
+        --------
+        >>> index = DatasetIndex(10)
+        >>> index.split([0.6, 0.2, 0.2])
+        >>> len(index.train), len(index.test), len(index.validation)
+        (6, 2, 2)
+        """
+        fractions = _split_shares(shares)
+        n = len(self)
+        order = make_rng(shuffle).permutation(n) if _is_shuffled(shuffle) else np.arange(n)
+        bounds = [0]
+        total = 0.0
+        for share in fractions:
+            total += share
+            bounds.append(min(n, _round_half_up(n * total)))
+        parts = [order[start:stop] for start, stop in itertools.pairwise(bounds)]
+        parts += [order[:0]] * (3 - len(parts))
+        self.train, self.test, self.validation = (
+            self.create_batch(part) if len(part) else None for part in parts
+        )
+
+    # -- batches ----------------------------------------------------------------------------------
+
+    def gen_batch(self, batch_size, shuffle=False, n_iters=None, n_epochs=None, drop_last=False):
+        """Yield batches (indices of the same class) as :class:`IterationPlan` orders them.
+
+        Parameters
+        ----------
+        batch_size, shuffle, n_iters, n_epochs, drop_last
+            As for :class:`IterationPlan`; with neither ``n_iters`` nor ``n_epochs``, one epoch.
+
+        Examples
+        --------
+        >>> [b.indices.tolist() for b in DatasetIndex(4).gen_batch(3, n_iters=3)]
+        [[0, 1, 2], [3, 0, 1], [2, 3, 0]]
+        """
+        plan = IterationPlan(len(self), batch_size, shuffle, n_iters, n_epochs, drop_last)
+        for positions in plan:
+            yield self.create_batch(positions)
+
+    def next_batch(self, batch_size, shuffle=False, n_iters=None, n_epochs=None, drop_last=False):
+        """The next batch of a running iteration (arguments as for :meth:`gen_batch`).
+
+        The iteration state lives between calls. A call whose arguments differ from the running
+        ones starts a new iteration with them; :meth:`reset` starts over.
+
+        Raises
+        ------
+        StopIteration
+            The iteration is done (until :meth:`reset` or a call with other arguments).
+
+        Examples
+        --------
+        >>> index = DatasetIndex(5)
+        >>> index.next_batch(2).indices.tolist(), index.next_batch(2).indices.tolist()
+        ([0, 1], [2, 3])
+        >>> index.next_batch(3).indices.tolist()  # other arguments: a new iteration
+        [0, 1, 2]
+        """
+        args = (batch_size, shuffle, n_iters, n_epochs, drop_last)
+        return self.create_batch(self._cursor.next_positions(len(self), *args))
+
+    def reset(self, what="iter") -> None:
+        """Forget the running :meth:`next_batch` iteration (``what``: ``'iter'`` or ``'all'``)."""
+        _check_reset_what(what)
+        self._cursor.reset()
+
+    # -- other -------------------------------------------------------------------------------------
+
+    def __add__(self, other):
+        """The concatenation of two indices (of this index's class); warns on duplicate values."""
+        if not isinstance(other, DatasetIndex):
+            return NotImplemented
+        values = np.concatenate([self._indices, other.indices])
+        _warn_duplicates(values, f"the sum of two {type(self).__name__} objects")
+        return self._derive(values, sources=(self, other))
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_pos"] = None  # rebuilt on demand
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if self._indices.flags.writeable:
+            self._indices.setflags(write=False)
+
+    def __repr__(self) -> str:
+        shown = np.array2string(self._indices, threshold=8, edgeitems=3, separator=", ")
+        return f"{type(self).__name__}({shown}, len={len(self)})"
+
+
+# -- files -------------------------------------------------------------------------------------------
+
+
+def _file_key(path: str, no_ext: bool) -> str:
+    name = os.path.basename(os.path.normpath(path))
+    return os.path.splitext(name)[0] if no_ext else name
+
+
+def _find_paths(patterns, dirs: bool) -> list[str]:
+    """Paths matching the glob ``patterns`` (files, or directories if ``dirs``), each once."""
+    if isinstance(patterns, (str, os.PathLike)):
+        patterns = [patterns]
+    wanted = os.path.isdir if dirs else os.path.isfile
+    found, seen = [], set()
+    for pattern in patterns:
+        pattern = os.path.expanduser(os.fspath(pattern))
+        matches = [p for p in glob.glob(pattern, recursive=True) if wanted(p)]
+        if not matches:
+            kind = "directories" if dirs else "files"
+            raise ValueError(f"no {kind} match the pattern {pattern!r}")
+        for path in matches:
+            norm = os.path.normpath(path)
+            if norm not in seen:  # two patterns may match the same path
+                seen.add(norm)
+                found.append(path)
+    return found
+
+
+class FilesIndex(DatasetIndex):
+    """An index of files (or directories) found by glob patterns; the values are their base names.
+
+    Parameters
+    ----------
+    index : values, DatasetIndex or str, optional
+        Values when built from known ``paths`` (or a FilesIndex, whose paths are kept). A lone
+        str or path is taken as ``path``.
+    path : str, os.PathLike or list of them
+        Glob patterns; ``**`` matches any depth of directories.
+    dirs : bool
+        List directories instead of files.
+    no_ext : bool
+        Keys without the extension (``a.png`` gives ``a``).
+    sort : bool
+        Sort the keys (else the order is the glob's, which depends on the file system).
+    paths : mapping, optional
+        Key -> full path, with ``index``: every value needs a path.
+
+    Raises
+    ------
+    ValueError
+        A pattern matches nothing, or two paths give the same key (both are named).
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> for name in ("b.txt", "a.txt"):
+    ...     _ = (root / name).write_text(name)
+    >>> files = FilesIndex(path=str(root / "*.txt"), no_ext=True, sort=True)
+    >>> files.indices.tolist(), files.get_fullpath("a") == str(root / "a.txt")
+    (['a', 'b'], True)
+    """
+
+    def __init__(self, index=None, path=None, dirs=False, no_ext=False, sort=False, paths=None):
+        if isinstance(index, (str, os.PathLike)) and path is None:
+            index, path = None, index
+        self.dirs = bool(dirs)
+        if path is not None:
+            if index is not None or paths is not None:
+                raise TypeError("FilesIndex takes path= (glob patterns) or index= with paths=, not both")
+            by_key = {}
+            for found in _find_paths(path, self.dirs):
+                key = _file_key(found, no_ext)
+                if key in by_key:
+                    raise ValueError(
+                        f"path collision: {by_key[key]!r} and {found!r} both give the key {key!r}; "
+                        "narrow the patterns or keep extensions (no_ext=False)"
+                    )
+                by_key[key] = found
+            keys = sorted(by_key) if sort else list(by_key)
+            values = np.array(keys)
+        elif index is not None:
+            if paths is None and isinstance(index, FilesIndex):
+                paths = index.paths
+            if paths is None:
+                raise TypeError("FilesIndex(index=...) needs paths= (a mapping of keys to full paths)")
+            values = _as_values(index)
+            if sort:
+                values = np.sort(values)
+            by_key = paths
+        else:
+            raise TypeError("FilesIndex needs path= (glob patterns), or index= with paths=")
+        self._set_values(values)
+        _warn_duplicates(values, "FilesIndex")
+        self._paths = self._crop_paths(by_key)
+
+    def _crop_paths(self, paths: Mapping) -> dict:
+        try:
+            return {key: paths[key] for key in self._indices.tolist()}
+        except KeyError as error:
+            raise KeyError(f"FilesIndex: no path for the value {error.args[0]!r}") from None
+
+    def _adopt(self, sources) -> None:
+        self.dirs = sources[0].dirs
+        if len(sources) == 1:  # a batch or a subset: look its keys up (O(batch), not O(index))
+            self._paths = self._crop_paths(sources[0]._paths)
+            return
+        merged = {}
+        for source in sources:
+            for key, path in getattr(source, "_paths", {}).items():
+                if merged.setdefault(key, path) != path:
+                    raise ValueError(
+                        f"path collision: {merged[key]!r} and {path!r} both give the key {key!r}"
+                    )
+        self._paths = self._crop_paths(merged)
+
+    @property
+    def paths(self) -> Mapping:
+        """Key -> full path, for every value (read-only)."""
+        return MappingProxyType(self._paths)
+
+    def get_fullpath(self, key) -> str:
+        """The full path of the file (or directory) with key ``key``."""
+        try:
+            return self._paths[key.item() if isinstance(key, np.generic) else key]
+        except (KeyError, TypeError):
+            raise KeyError(f"{key!r} is not a key of this FilesIndex") from None
