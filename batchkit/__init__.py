@@ -1,34 +1,76 @@
 """batchkit: in-batch parallelism for arrays, images, files and records.
 
-Subclass :class:`Batch`, declare its components, write actions that handle one item, and let
-:func:`inbatch_parallel` fan them out over threads, coroutines, processes or a plain loop.
+Subclass `Batch`, declare its components, write actions that handle one item, and let
+`inbatch_parallel` fan them out over threads, coroutines, processes or a plain loop. Chain
+actions into lazy `Pipeline`s run over a `Dataset`.
 """
 
-from .action import action
+from ._action import action
+from ._parallel import any_action_failed, inbatch_parallel, parallel
+from .apply import apply_parallel
 from .batch import Batch, Item, ItemRecord
-from .errors import BatchkitError, ParallelError, RemoteTraceback, TargetError, WorkerError
+from .dataset import Dataset
+from .errors import (
+    BatchkitError,
+    ParallelError,
+    PipelineError,
+    RemoteTraceback,
+    SkipBatch,
+    StopPipeline,
+    TargetError,
+    WorkerError,
+)
 from .executors import Executor, get_executor, register_target, shutdown_executors, target_names
+from .index import DatasetIndex, FilesIndex
 from .jit import mjit
-from .parallel import any_action_failed, inbatch_parallel, parallel
+from .named import PP, B, C, D, F, I, NamedExpression, P, R, V, W, eval_expr
+from .pipeline import Pipeline
+from .rng import make_rng
+from .store import BatchWriter, iter_output, output_info, read_output
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "PP",
+    "B",
     "Batch",
+    "BatchWriter",
     "BatchkitError",
+    "C",
+    "D",
+    "Dataset",
+    "DatasetIndex",
     "Executor",
+    "F",
+    "FilesIndex",
+    "I",
     "Item",
     "ItemRecord",
+    "NamedExpression",
+    "P",
     "ParallelError",
+    "Pipeline",
+    "PipelineError",
+    "R",
     "RemoteTraceback",
+    "SkipBatch",
+    "StopPipeline",
     "TargetError",
+    "V",
+    "W",
     "WorkerError",
     "action",
     "any_action_failed",
+    "apply_parallel",
+    "eval_expr",
     "get_executor",
     "inbatch_parallel",
+    "iter_output",
+    "make_rng",
     "mjit",
+    "output_info",
     "parallel",
+    "read_output",
     "register_target",
     "shutdown_executors",
     "target_names",

@@ -1,4 +1,4 @@
-"""``python -m batchkit``: see :mod:`batchkit.cli`."""
+"""``python -m batchkit``: see `cli`."""
 
 from .cli import main
 

@@ -1,6 +1,6 @@
 """The calls that one parallel action fans out, and the loop that runs them.
 
-``init`` returns one entry per call. An entry is turned into arguments by :func:`split_entry`:
+``init`` returns one entry per call. An entry is turned into arguments by `split_entry`:
 
 * a ``dict`` (any mapping) gives keyword arguments;
 * a 2-tuple ``(sequence, dict)`` gives both (the sequence may be a list or a tuple);
@@ -10,7 +10,7 @@
 The action's own positional arguments follow the entry's; its keyword arguments are merged over
 the entry's into a new dict, so what ``init`` returned is never mutated.
 
-Every executor runs calls through :meth:`Calls.run_range`, so the argument rules and the
+Every executor runs calls through `run_range`, so the argument rules and the
 failure rules (an item's exception is stored in its slot, never raised) are the same for all
 targets.
 """
@@ -23,7 +23,7 @@ __all__ = ["MIXED", "SINGLE", "Calls", "Outcomes", "split_entry"]
 
 #: every entry is the single positional argument of its call (standard inits)
 SINGLE = "single"
-#: every entry is split by :func:`split_entry` (user-written inits)
+#: every entry is split by `split_entry` (user-written inits)
 MIXED = "mixed"
 
 _NOT_SEQUENCES = (str, bytes, bytearray, memoryview)
@@ -89,7 +89,7 @@ class Calls:
         One entry per call, as ``init`` returned them.
     shape : {"single", "mixed"}
         ``"single"``: each entry is the call's one positional argument; ``"mixed"``: entries are
-        split by :func:`split_entry`.
+        split by `split_entry`.
     args : tuple
         The action's positional arguments, appended after each entry's.
     kwargs : dict
@@ -122,13 +122,13 @@ class Calls:
         self.entries, self.shape, self.args, self.kwargs, self.per_item = state
 
     def slice(self, lo: int, hi: int) -> Calls:
-        """The calls ``lo`` to ``hi`` (exclusive) as a new :class:`Calls`."""
+        """The calls ``lo`` to ``hi`` (exclusive) as a new `Calls`."""
         if self.per_item:
             return self.pick(range(lo, hi))
         return Calls(self.entries[lo:hi], self.shape, self.args, self.kwargs)
 
     def pick(self, positions) -> Calls:
-        """The calls at ``positions`` as a new :class:`Calls`."""
+        """The calls at ``positions`` as a new `Calls`."""
         positions = list(positions)
         per_item = None
         if self.per_item:

@@ -1,4 +1,4 @@
-"""The machinery of :mod:`batchkit.named`: the expression base class, operators, reprs, evaluation."""
+"""The machinery of `named`: the expression base class, operators, reprs, evaluation."""
 
 from __future__ import annotations
 
@@ -203,11 +203,11 @@ def _restore(cls, state):
 
 
 class NamedExpression:
-    """Base of all named expressions: evaluate with :meth:`get`, assign with :meth:`set`.
+    """Base of all named expressions: evaluate with `get`, assign with `set`.
 
     Arithmetic (``+ - * / // % ** @``, unary ``- +``, ``abs``), ordering comparisons
     (``< <= > >=``), bitwise operators (``& | ^ ~``), attribute access, indexing and calls all
-    build an :class:`AlgebraicExpression`. ``==`` and ``!=`` keep their identity meaning, so an
+    build an `AlgebraicExpression`. ``==`` and ``!=`` keep their identity meaning, so an
     expression can be a dict key. Private and dunder attribute names are not turned into
     expressions; neither are ``get`` and ``set``, which are methods.
     """
@@ -224,6 +224,9 @@ class NamedExpression:
 
     def _store(self, value, batch, pipeline):
         raise TypeError(f"{self!r} cannot be assigned (only B, V, C, attributes and items of them can)")
+
+    def _assignable(self) -> bool:
+        return type(self)._store is not NamedExpression._store
 
     def _repr_precedence(self) -> int:
         return PRIMARY
@@ -250,7 +253,7 @@ class NamedExpression:
         value
             Stored as given (evaluate it first if it is an expression).
         batch, pipeline : optional
-            As for :meth:`get`.
+            As for `get`.
         mode : {"w", "a", "e", "u"} or {"write", "append", "extend", "update"}, optional
             Write (replace), append to a list, extend a list, update a dict or set. Default:
             the mode the expression was made with, ``"w"`` unless given.
@@ -265,13 +268,10 @@ class NamedExpression:
 
     def _assign(self, value, batch, pipeline, mode):
         if not self._assignable():
-            NamedExpression._store(self, value, batch, pipeline)
+            NamedExpression._store(self, value, batch, pipeline)  # raises: not assignable
         if mode != "w":
             value = assign_mode(self._current(batch, pipeline), value, mode)
         self._store(value, batch, pipeline)
-
-    def _assignable(self) -> bool:
-        return type(self)._store is not NamedExpression._store
 
     # -- immutability, pickling, no accidental protocols -------------------------------------
 
@@ -319,8 +319,20 @@ class NamedExpression:
 
 def _binary(op: str, reflected: bool = False):
     if reflected:
-        return lambda self, other: AlgebraicExpression(op, (other, self))
-    return lambda self, other: AlgebraicExpression(op, (self, other))
+
+        def method(self, other):
+            return AlgebraicExpression(op, (other, self))
+
+    else:
+
+        def method(self, other):
+            return AlgebraicExpression(op, (self, other))
+
+    left, right = ("other", "self") if reflected else ("self", "other")
+    method.__name__ = f"__r{op}__" if reflected else f"__{op}__"
+    method.__qualname__ = f"NamedExpression.{method.__name__}"
+    method.__doc__ = f"``{left} {BINARY[op][1]} {right}``, evaluated lazily."
+    return method
 
 
 for _op in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and", "or", "xor"):
@@ -334,7 +346,7 @@ del _op
 class AlgebraicExpression(NamedExpression):
     """An operator, attribute access, indexing or call applied to expressions (and constants).
 
-    Built by the operators of :class:`NamedExpression`; not meant to be made directly.
+    Built by the operators of `NamedExpression`; not meant to be made directly.
     """
 
     __slots__ = ("_op", "_operands")
@@ -382,7 +394,7 @@ class AlgebraicExpression(NamedExpression):
     def _repr_precedence(self) -> int:
         if self._op in BINARY:
             return BINARY[self._op][2]
-        return 14 if self._op in ("neg", "pos", "invert") else PRIMARY
+        return _UNARY_PRECEDENCE if self._op in ("neg", "pos", "invert") else PRIMARY
 
     def __repr__(self) -> str:
         op, operands = self._op, self._operands
@@ -399,7 +411,7 @@ class AlgebraicExpression(NamedExpression):
 
 
 class W:
-    """Wraps an expression so that :func:`eval_expr` returns it unevaluated (as ``.expr``)."""
+    """Wraps an expression so that `eval_expr` returns it unevaluated (as ``.expr``)."""
 
     __slots__ = ("expr",)
 
@@ -414,12 +426,14 @@ class W:
 
 
 def pipeline_of(batch, pipeline):
+    """``pipeline``, or the batch's own when not given."""
     if pipeline is None and batch is not None:
         return getattr(batch, "pipeline", None)
     return pipeline
 
 
 def evaluate_noted(expr, batch, pipeline, size):
+    """``expr`` evaluated; an error from inside gets a note naming the innermost failing expression."""
     try:
         return expr._evaluate(batch, pipeline, size)
     except Exception as error:
@@ -429,6 +443,7 @@ def evaluate_noted(expr, batch, pipeline, size):
 
 
 def evaluate_top(expr, batch, pipeline, size):
+    """`evaluate_noted`, plus a note naming ``expr`` when a part of it failed."""
     try:
         return evaluate_noted(expr, batch, pipeline, size)
     except Exception as error:

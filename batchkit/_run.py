@@ -383,11 +383,11 @@ def _execute(run: _Run, action, batch, context: dict):
 def _update(run, action, batch, context):
     expr, value = action.args
     value = _evaluate(value, batch, run.pipeline)
-    mode = action.kwargs.get("mode", "w")
+    mode = action.kwargs.get("mode")  # None: the expression's own mode (V("x", mode="a"))
     if hasattr(expr, "set"):
         expr.set(value, batch=batch, pipeline=run.pipeline, mode=mode)
     elif isinstance(expr, str):
-        run.pipeline.set_variable(expr, value, mode)
+        run.pipeline.set_variable(expr, value, mode or "w")
     else:
         raise TypeError(f"update needs a named expression such as V('name') or B('name') (got {expr!r})")
     return batch
@@ -494,7 +494,7 @@ def generate(
     batch_kwargs=None,
     endless=False,
 ):
-    """Yield the pipeline's processed batches (see :meth:`Pipeline.gen_batch`)."""
+    """Yield the pipeline's processed batches (see `gen_batch`)."""
     if n_epochs is not None and n_iters is not None:
         raise ValueError("give n_epochs or n_iters, not both")
     run = _Run(
@@ -517,6 +517,6 @@ def generate(
 
 
 def run_pipeline(pipeline, **arguments) -> None:
-    """Run the pipeline to the end, keeping no batch (see :meth:`Pipeline.run`)."""
+    """Run the pipeline to the end, keeping no batch (see `run`)."""
     for _ in generate(pipeline, **arguments):
         pass

@@ -20,9 +20,9 @@ import types
 import numpy as np
 
 from ._calls import SINGLE, Calls
+from ._parallel import _check_n_workers, _resolve_per_item
 from .errors import ParallelError
 from .executors import check_target, get_executor
-from .parallel import _check_n_workers, _resolve_per_item
 
 __all__ = ["ApplyParallelMethod", "apply_parallel", "apply_to_batch"]
 
@@ -103,7 +103,7 @@ def apply_to_batch(
 ):
     """Apply ``func(item, *args, **kwargs)`` to every item of ``src``; store results in ``dst``.
 
-    See :meth:`Batch.apply_parallel <batchkit.Batch.apply_parallel>`.
+    See `apply_parallel`.
     """
     check_target(target)
     n_workers = _check_n_workers(n_workers)
@@ -173,7 +173,7 @@ def apply_to_batch(
 
 
 class ApplyParallelMethod:
-    """A per-item method applied over components; made by :func:`apply_parallel`.
+    """A per-item method applied over components; made by `apply_parallel`.
 
     Calling ``batch.method(*args, src=..., dst=..., **kwargs)`` runs the method once per item of
     ``src`` (positional arguments go to the method, after the item) and returns the batch.
@@ -218,7 +218,7 @@ def apply_parallel(fn=None, **defaults):
     ...         return np.flip(image, axis)
     >>> batch = Images.from_data(data={"images": np.arange(8).reshape(2, 2, 2)})
     >>> batch.flip(axis=1).images[0].tolist()
-    [[2, 3], [0, 1]]
+    [[1, 0], [3, 2]]
     """
     if fn is None:
         return functools.partial(ApplyParallelMethod, defaults=defaults)

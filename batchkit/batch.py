@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .action import action
+from ._action import action
 
 __all__ = ["Batch", "Item", "ItemRecord", "merge_batches"]
 
@@ -147,10 +147,10 @@ def _length(value) -> int:
 class Batch:
     """A batch of items: an index of item values plus data components.
 
-    Subclass it, declare the components, and write actions that handle one item::
+    Subclass it, declare the components, and write actions that handle one item:
 
-        class Images(Batch):
-            components = ("images", "labels")
+    >>> class Images(Batch):
+    ...     components = ("images", "labels")
 
     Parameters
     ----------
@@ -159,14 +159,16 @@ class Batch:
     dataset, pipeline : optional
         What the batch came from; kept as attributes (not pickled).
     preloaded : dict, tuple, list or array, optional
-        Data for the batch's items, aligned with ``index`` (see :meth:`from_data`).
+        Data for the batch's items, aligned with ``index`` (see `from_data`).
+    copy : bool
+        Store a deep copy of ``preloaded`` instead of the objects given.
     **attrs
         Stored as attributes of the batch.
 
     Notes
     -----
     ``batch.<component>`` returns the stored object itself. ``batch[value]`` looks an item up
-    by index value in O(1) and returns an :class:`Item` view.
+    by index value in O(1) and returns an `Item` view.
     """
 
     components: tuple[str, ...] | None = None

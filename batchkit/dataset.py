@@ -36,7 +36,7 @@ def _crop_one(data, positions: np.ndarray, values: np.ndarray):
 
 
 def _crop(preloaded, positions, values, components):
-    """The batch's part of ``preloaded``, shaped for ``Batch(preloaded=...)`` (see :class:`Dataset`)."""
+    """The batch's part of ``preloaded``, shaped for ``Batch(preloaded=...)`` (see `Dataset`)."""
     if isinstance(preloaded, Mapping):
         return {name: _crop_one(data, positions, values) for name, data in preloaded.items()}
     if isinstance(preloaded, (tuple, list)):
@@ -91,7 +91,7 @@ class Dataset:
     index : DatasetIndex or anything DatasetIndex accepts
         The items (an int ``n`` gives ``0..n-1``). An index object is used as is.
     batch_class : type
-        A :class:`Batch` subclass (or ``Batch``) that batches are made of.
+        A `Batch` subclass (or ``Batch``) that batches are made of.
     preloaded : array, tuple, list, dict or pandas DataFrame, optional
         Data for the items, given to each batch cropped to its items:
 
@@ -199,25 +199,25 @@ class Dataset:
         return self.batch_class(batch_index, dataset=self, preloaded=crop, **kwargs)
 
     def gen_batch(self, batch_size, shuffle=False, n_iters=None, n_epochs=None, drop_last=False, **kwargs):
-        """Yield batches in the order of an :class:`~batchkit.index.IterationPlan`.
+        """Yield batches in the order of an `IterationPlan`.
 
         Parameters
         ----------
         batch_size, shuffle, n_iters, n_epochs, drop_last
-            As for :class:`~batchkit.index.IterationPlan`; with neither ``n_iters`` nor
+            As for `IterationPlan`; with neither ``n_iters`` nor
             ``n_epochs``, one epoch.
         **kwargs
-            Passed on to :meth:`create_batch`.
+            Passed on to `create_batch`.
         """
         plan = IterationPlan(len(self), batch_size, shuffle, n_iters, n_epochs, drop_last)
         for positions in plan:
             yield self.create_batch(positions, pos=True, **kwargs)
 
     def next_batch(self, batch_size, shuffle=False, n_iters=None, n_epochs=None, drop_last=False, **kwargs):
-        """The next batch of the dataset's running iteration (arguments as for :meth:`gen_batch`).
+        """The next batch of the dataset's running iteration (arguments as for `gen_batch`).
 
         A call whose iteration arguments differ from the running ones starts a new iteration with
-        them; :meth:`reset` starts over. ``kwargs`` go to :meth:`create_batch` on every call.
+        them; `reset` starts over. ``kwargs`` go to `create_batch` on every call.
 
         Raises
         ------
@@ -228,7 +228,7 @@ class Dataset:
         return self.create_batch(self._cursor.next_positions(len(self), *args), pos=True, **kwargs)
 
     def reset(self, what="iter") -> None:
-        """Forget the running :meth:`next_batch` iteration (``what``: ``'iter'`` or ``'all'``)."""
+        """Forget the running `next_batch` iteration (``what``: ``'iter'`` or ``'all'``)."""
         _check_reset_what(what)
         self._cursor.reset()
 
@@ -272,7 +272,7 @@ class Dataset:
         Parameters
         ----------
         shares, shuffle
-            As for :meth:`DatasetIndex.split <batchkit.index.DatasetIndex.split>`, which this
+            As for `split`, which this
             calls (so the index gets its parts too).
 
         Examples

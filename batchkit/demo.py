@@ -21,11 +21,11 @@ import time
 
 import numpy as np
 
+from ._action import action
 from ._cpus import available_cpus
-from .action import action
+from ._parallel import inbatch_parallel
 from .batch import Batch
 from .jit import mjit
-from .parallel import inbatch_parallel
 
 __all__ = ["ImageBatch", "SyntheticStore", "rle_encode", "run_demo"]
 

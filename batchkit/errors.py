@@ -1,6 +1,6 @@
 """Exceptions raised by batchkit.
 
-Every batchkit exception derives from :class:`BatchkitError` and, where one fits, from the
+Every batchkit exception derives from `BatchkitError` and, where one fits, from the
 builtin a caller would already catch (``TypeError``, ``ValueError``).
 """
 
@@ -57,7 +57,7 @@ class RemoteTraceback(Exception):
 class ParallelError(BatchkitError, ExceptionGroup):
     """Some items of a parallel action failed.
 
-    It is an :class:`ExceptionGroup` holding one exception per failed item, so
+    It is an `ExceptionGroup` holding one exception per failed item, so
     ``except* ValueError`` catches the items that failed with ``ValueError``. Each member has a
     note naming the action and the item. ``results`` holds the whole results list in init
     order (failed slots hold the exception), so the work of the items that succeeded is kept.

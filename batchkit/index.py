@@ -1,7 +1,7 @@
 """Dataset indices: the item values of a dataset, how to split them, and how to cut them into batches.
 
-:class:`DatasetIndex` holds any 1-D set of values (ints, strings, ...); :class:`FilesIndex` holds
-the base names of files found by glob patterns, with their full paths. :class:`IterationPlan`
+`DatasetIndex` holds any 1-D set of values (ints, strings, ...); `FilesIndex` holds
+the base names of files found by glob patterns, with their full paths. `IterationPlan`
 is the order of batches over ``n`` items, shared by indices, datasets and pipelines.
 """
 
@@ -68,8 +68,8 @@ class IterationPlan:
         ``False`` or ``None`` keep the index order in every epoch. Anything else draws a new
         permutation at the start of each epoch from ``make_rng(shuffle)``: ``True`` from fresh
         entropy; an int or a ``SeedSequence`` reproducibly (the whole sequence of batches is the
-        same run to run, and again after :meth:`reset`); a ``Generator`` or ``RandomState`` is drawn
-        from as is (so :meth:`reset` does not rewind it).
+        same run to run, and again after `reset`); a ``Generator`` or ``RandomState`` is drawn
+        from as is (so `reset` does not rewind it).
     n_iters : int or math.inf, optional
         Stop after this many batches, going through as many epochs as needed.
     n_epochs : int or math.inf, optional
@@ -260,7 +260,7 @@ def _check_reset_what(what) -> None:
 
 
 def _as_values(index) -> np.ndarray:
-    """A 1-D array of index values from anything :class:`DatasetIndex` accepts."""
+    """A 1-D array of index values from anything `DatasetIndex` accepts."""
     if callable(index) and not isinstance(index, DatasetIndex):
         index = index()
     if isinstance(index, DatasetIndex):
@@ -334,7 +334,7 @@ class DatasetIndex:
     indices : numpy.ndarray
         The values, read-only.
     train, test, validation : DatasetIndex or None
-        Parts set by :meth:`split` (None before, or when a part is empty).
+        Parts set by `split` (None before, or when a part is empty).
 
     Raises
     ------
@@ -371,7 +371,7 @@ class DatasetIndex:
     def _derive(self, values: np.ndarray, sources=()) -> DatasetIndex:
         """A new index of this class holding ``values`` (not checked), e.g. a batch or a subset.
 
-        It skips ``__init__`` (a subclass may need other arguments); :meth:`_adopt` copies what
+        It skips ``__init__`` (a subclass may need other arguments); `_adopt` copies what
         the subclass keeps besides the values.
         """
         new = type(self).__new__(type(self))
@@ -458,7 +458,7 @@ class DatasetIndex:
     def create_subset(self, index) -> DatasetIndex:
         """A new index of the same class with the values ``index`` (values, or another index).
 
-        A :class:`FilesIndex` subset keeps the paths of its values.
+        A `FilesIndex` subset keeps the paths of its values.
         """
         values = _as_values(index)
         _warn_duplicates(values, f"the subset of {type(self).__name__}")
@@ -511,7 +511,7 @@ class DatasetIndex:
             ``round(n * (train + test + validation))``. An empty part is None.
         shuffle : bool, int, SeedSequence, Generator or RandomState
             ``False`` splits in index order; anything else permutes the items first, as in
-            :class:`IterationPlan` (an int seed splits the same way every run).
+            `IterationPlan` (an int seed splits the same way every run).
 
         Examples
         --------
@@ -537,12 +537,12 @@ class DatasetIndex:
     # -- batches ----------------------------------------------------------------------------------
 
     def gen_batch(self, batch_size, shuffle=False, n_iters=None, n_epochs=None, drop_last=False):
-        """Yield batches (indices of the same class) as :class:`IterationPlan` orders them.
+        """Yield batches (indices of the same class) as `IterationPlan` orders them.
 
         Parameters
         ----------
         batch_size, shuffle, n_iters, n_epochs, drop_last
-            As for :class:`IterationPlan`; with neither ``n_iters`` nor ``n_epochs``, one epoch.
+            As for `IterationPlan`; with neither ``n_iters`` nor ``n_epochs``, one epoch.
 
         Examples
         --------
@@ -554,15 +554,15 @@ class DatasetIndex:
             yield self.create_batch(positions)
 
     def next_batch(self, batch_size, shuffle=False, n_iters=None, n_epochs=None, drop_last=False):
-        """The next batch of a running iteration (arguments as for :meth:`gen_batch`).
+        """The next batch of a running iteration (arguments as for `gen_batch`).
 
         The iteration state lives between calls. A call whose arguments differ from the running
-        ones starts a new iteration with them; :meth:`reset` starts over.
+        ones starts a new iteration with them; `reset` starts over.
 
         Raises
         ------
         StopIteration
-            The iteration is done (until :meth:`reset` or a call with other arguments).
+            The iteration is done (until `reset` or a call with other arguments).
 
         Examples
         --------
@@ -576,7 +576,7 @@ class DatasetIndex:
         return self.create_batch(self._cursor.next_positions(len(self), *args))
 
     def reset(self, what="iter") -> None:
-        """Forget the running :meth:`next_batch` iteration (``what``: ``'iter'`` or ``'all'``)."""
+        """Forget the running `next_batch` iteration (``what``: ``'iter'`` or ``'all'``)."""
         _check_reset_what(what)
         self._cursor.reset()
 
@@ -666,6 +666,7 @@ class FilesIndex(DatasetIndex):
     >>> files = FilesIndex(path=str(root / "*.txt"), no_ext=True, sort=True)
     >>> files.indices.tolist(), files.get_fullpath("a") == str(root / "a.txt")
     (['a', 'b'], True)
+    >>> import shutil; shutil.rmtree(root)
     """
 
     def __init__(self, index=None, path=None, dirs=False, no_ext=False, sort=False, paths=None):

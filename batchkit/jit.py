@@ -9,7 +9,7 @@ __all__ = ["JitMethod", "mjit"]
 
 
 class JitMethod:
-    """A method whose body numba compiles; made by :func:`mjit`.
+    """A method whose body numba compiles; made by `mjit`.
 
     Inside the body ``self`` is ``None``: numba cannot type a batch, so the method works only on
     its arguments. ``py_func`` is the plain Python function; ``dispatcher`` the numba one.

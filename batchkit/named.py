@@ -4,7 +4,7 @@ An expression names something that exists only when a batch runs: a batch attrib
 pipeline variable (``V``), a config item (``C``), a dataset attribute (``D``), a function call
 (``F``), a random draw (``R``) or the iteration counters (``I``). Operators, attribute access,
 indexing and calls on an expression build a bigger expression, evaluated lazily by
-:func:`eval_expr` (or ``expr.get(batch, pipeline)``). ``W`` shields an expression from
+`eval_expr` (or ``expr.get(batch, pipeline)``). ``W`` shields an expression from
 evaluation; ``P`` and ``PP`` mark per-item arguments of an ``inbatch_parallel`` action.
 
 Expressions are immutable, hashable (by identity: ``==`` is not overloaded) and picklable.
@@ -95,7 +95,7 @@ class B(NamedExpression, metaclass=_ByName):
     name : str, optional
         The attribute or component.
     mode : str
-        The default mode of :meth:`~NamedExpression.set` (``setattr(batch, name, value)``).
+        The default mode of `set` (``setattr(batch, name, value)``).
     copy : bool
         Evaluate to a deep copy.
     """
@@ -138,7 +138,7 @@ class V(NamedExpression, metaclass=_ByName):
     name : str
         The variable.
     mode : str
-        The default mode of :meth:`~NamedExpression.set`, passed on as
+        The default mode of `set`, passed on as
         ``pipeline.set_variable(name, value, mode=mode)`` (one letter: ``"w"``, ``"a"``, ``"e"``, ``"u"``).
     """
 
@@ -299,7 +299,7 @@ class R(NamedExpression):
             return make_rng(self._seed)
         for owner in (batch, pipeline):
             rng = getattr(owner, "random", None) if owner is not None else None
-            if rng is not None:
+            if rng is not None and not callable(rng):  # a generator, not a method named "random"
                 return rng
         return np.random.default_rng()
 
@@ -423,7 +423,7 @@ class PP(P):
         super().__init__(source)
 
     def resolve(self, batch=None, pipeline=None) -> list:
-        """``[source evaluated] * len(batch)``, evaluated anew for each item."""
+        """One evaluation of the expression per item of ``batch``, as a list."""
         n = _batch_length(batch, self)
         pipeline = pipeline_of(batch, pipeline)
         return [evaluate_top(self.source, batch, pipeline, None) for _ in range(n)]

@@ -2,7 +2,7 @@
 
 Building a pipeline only records actions, each checked against the batch class when it is
 added (an unknown name or keyword fails at once, not at run time). Running it is the job of
-:mod:`batchkit._run`.
+`_run`.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def _is_action(attribute) -> bool:
 
 def _accepted_keywords(attribute):
     """The keyword names an action accepts, or None when it accepts any."""
-    from .parallel import RESERVED, ParallelMethod
+    from ._parallel import RESERVED, ParallelMethod
 
     fn, reserved = attribute, set()
     for _ in range(8):  # through @action, @inbatch_parallel and @mjit to the user's function
@@ -124,7 +124,7 @@ class _Hooks:
             raise TypeError(f"call needs a callable (got {fn!r})")
         return self._add(Action("call", (fn, *args), {"save_to": save_to, **kwargs}, kind="builtin"))
 
-    def update(self, expr, value=None, mode="w") -> Pipeline:
+    def update(self, expr, value=None, mode=None) -> Pipeline:
         """Assign ``value`` to ``expr`` (a ``V(...)`` variable, say) once per run."""
         return self._add(Action("update", (expr, value), {"mode": mode}, kind="builtin"))
 
@@ -153,7 +153,7 @@ class Pipeline:
     Examples
     --------
     >>> import numpy as np
-    >>> from batchkit import Batch, Dataset, action
+    >>> from batchkit import B, Batch, Dataset, V, action
     >>> class Numbers(Batch):
     ...     components = ("x",)
     ...     @action
@@ -163,8 +163,8 @@ class Pipeline:
     >>> dataset = Dataset(10, batch_class=Numbers, preloaded={"x": np.arange(10)})
     >>> pipeline = dataset.pipeline().init_variable("seen", []).double().update(V("seen"), B("x"), mode="e")
     >>> _ = pipeline.run(batch_size=4, bar=False)
-    >>> pipeline.v("seen")[:5]
-    [0, 2, 4, 6, 8]
+    >>> [int(x) for x in pipeline.v("seen")]
+    [0, 2, 4, 6, 8, 10, 12, 14, 16, 18]
     """
 
     def __init__(
@@ -248,10 +248,11 @@ class Pipeline:
             actions=(*self._actions, Action(name, tuple(args), dict(kwargs or {}), "builtin"))
         )
 
-    def update(self, expr, value=None, mode="w") -> Pipeline:
+    def update(self, expr, value=None, mode=None) -> Pipeline:
         """Per batch, assign ``value`` (evaluated) to ``expr`` (``B(...)``, ``V(...)``, ...).
 
-        ``mode``: ``"w"`` write, ``"a"`` append, ``"e"`` extend, ``"u"`` update.
+        ``mode``: ``"w"`` write, ``"a"`` append, ``"e"`` extend, ``"u"`` update; by default the
+        expression's own (``V("losses", mode="a")``), which is ``"w"`` unless given.
         """
         return self._add_builtin("update", (expr, value), {"mode": mode})
 
@@ -272,7 +273,7 @@ class Pipeline:
         """Regroup the batches flowing out of the steps so far into batches of ``batch_size``.
 
         ``merge(batches, batch_size, components, batch_class)`` may replace
-        :meth:`Batch.merge <batchkit.Batch.merge>`.
+        `merge`.
         """
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"'batch_size' of rebatch must be a positive int (got {batch_size!r})")
@@ -293,9 +294,9 @@ class Pipeline:
         return self._add_builtin("join", pipelines)
 
     def write_to(self, path, components=None, mode="new", run_id=None) -> Pipeline:
-        """Write each batch's components to ``path`` as it finishes (see :mod:`batchkit.store`).
+        """Write each batch's components to ``path`` as it finishes (see `store`).
 
-        Nothing is kept in memory: read the result back with :func:`batchkit.read_output`.
+        Nothing is kept in memory: read the result back with `read_output`.
         """
         return self._add_builtin(
             "write_to", (path,), {"components": components, "mode": mode, "run_id": run_id}
@@ -324,7 +325,7 @@ class Pipeline:
     v = get_variable
 
     def set_variable(self, name, value, mode="w") -> None:
-        """Assign ``value`` to variable ``name`` now (thread-safe; see :meth:`update` for modes)."""
+        """Assign ``value`` to variable ``name`` now (thread-safe; see `update` for modes)."""
         self._variables.set(name, value, mode)
 
     def has_variable(self, name) -> bool:
@@ -430,7 +431,7 @@ class Pipeline:
         n_epochs, n_iters : int, optional
             Passes over the dataset, or a number of batches; one epoch when neither is given.
         shuffle : bool, int, SeedSequence or Generator
-            Item order, reshuffled at every epoch (see :meth:`DatasetIndex.gen_batch`).
+            Item order, reshuffled at every epoch (see `gen_batch`).
         drop_last : bool
             Drop each epoch's short tail instead of topping it up from the next epoch.
         prefetch : int
@@ -502,7 +503,7 @@ class Pipeline:
         seed=None,
         **batch_kwargs,
     ):
-        """Yield each batch after it went through the pipeline (arguments as in :meth:`run`)."""
+        """Yield each batch after it went through the pipeline (arguments as in `run`)."""
         from ._run import generate
 
         arguments = dict(

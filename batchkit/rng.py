@@ -54,11 +54,13 @@ or numpy.random.RandomState
     >>> make_rng(g) is g
     True
     """
-    if seed is None or seed is True:
+    if seed is None:
         return np.random.default_rng()
     if isinstance(seed, np.random.Generator):
         return seed
     if isinstance(seed, (bool, np.bool_)):
+        if seed:
+            return np.random.default_rng()
         raise TypeError(
             "make_rng(False): False means no randomness and has no generator; "
             "pass None or True for fresh entropy, or an int seed"
@@ -86,7 +88,7 @@ def spawn_rngs(seed, n: int) -> list[np.random.Generator]:
     Parameters
     ----------
     seed : None, True, int, SeedSequence, Generator, BitGenerator or RandomState
-        As for :func:`make_rng`.
+        As for `make_rng`.
     n : int
         How many generators (``n >= 0``).
 

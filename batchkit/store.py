@@ -1,9 +1,9 @@
 """Low-memory output: write each batch to disk as it finishes, read the result back later.
 
-A run over many batches need not hold its results in memory: a :class:`BatchWriter` stores
+A run over many batches need not hold its results in memory: a `BatchWriter` stores
 every batch it is given as one file in an output directory and then forgets it, so memory stays
-flat however many batches run. :func:`read_output` loads the whole result back (concatenated per
-component), :func:`iter_output` walks it one part at a time, :func:`output_info` describes it.
+flat however many batches run. `read_output` loads the whole result back (concatenated per
+component), `iter_output` walks it one part at a time, `output_info` describes it.
 
 Layout of an output directory::
 
@@ -12,7 +12,7 @@ Layout of an output directory::
     part-000001.npz      the second one, and so on
 
 Every file is written to a temporary file in the same directory and moved into place with
-:func:`os.replace`, so a crash leaves either the old file or the new one, never half of one. The
+`replace`, so a crash leaves either the old file or the new one, never half of one. The
 manifest is rewritten after each part and is the single source of truth: a part that is not
 counted there (its writer died before recording it) is ignored, and so are leftover temporary
 files. The manifest keeps counts, not per-part lists, so it does not grow with the run.
@@ -180,12 +180,12 @@ class BatchWriter:
     and one array per component (``component.<name>``). A component is stored as a numpy array
     whose first axis runs over the items; ragged or mixed data (a list of arrays of different
     shapes, of dicts, ...) is stored as a 1-D object array, which numpy pickles: reading it back
-    needs ``allow_pickle`` (which :func:`read_output` turns on), so read only outputs you trust.
+    needs ``allow_pickle`` (which `read_output` turns on), so read only outputs you trust.
     A component that is None in a batch is not stored for that batch and is counted as such in
     the manifest.
 
-    :meth:`write` is thread-safe: batches may finish concurrently, and their parts are numbered
-    in the order their :meth:`write` calls got the writer's lock. One writer per output: two
+    `write` is thread-safe: batches may finish concurrently, and their parts are numbered
+    in the order their `write` calls got the writer's lock. One writer per output: two
     writers on the same directory at the same time would overwrite each other's parts.
 
     Examples
@@ -244,9 +244,8 @@ class BatchWriter:
         self.fsync = fsync
         self._lock = threading.Lock()
         self._closed = False
-        manifest = self._open(mode)
         # Only counts and one dtype / shape per component: nothing here grows with the run.
-        self._manifest = manifest
+        self._manifest = self._open(mode)
 
     # -- opening ----------------------------------------------------------------------------
 
@@ -345,7 +344,7 @@ class BatchWriter:
         Parameters
         ----------
         batch : Batch
-            Anything with ``indices`` and components (see :class:`~batchkit.Batch`).
+            Anything with ``indices`` and components (see `Batch`).
 
         Returns
         -------
@@ -406,7 +405,7 @@ class BatchWriter:
 
     @property
     def closed(self) -> bool:
-        """Whether :meth:`close` was called."""
+        """Whether `close` was called."""
         return self._closed
 
     def close(self) -> None:
@@ -441,7 +440,7 @@ def output_info(path) -> dict:
     Parameters
     ----------
     path : str or path-like
-        An output directory written by :class:`BatchWriter`.
+        An output directory written by `BatchWriter`.
 
     Returns
     -------
@@ -531,7 +530,7 @@ def iter_output(path, components: str | Sequence[str] | None = None) -> Iterator
     Parameters
     ----------
     path : str or path-like
-        An output directory written by :class:`BatchWriter`.
+        An output directory written by `BatchWriter`.
     components : str or sequence of str, optional
         The components to read; all of them by default.
 
@@ -606,7 +605,7 @@ def read_output(path, components: str | Sequence[str] | None = None) -> dict:
     Parameters
     ----------
     path : str or path-like
-        An output directory written by :class:`BatchWriter`.
+        An output directory written by `BatchWriter`.
     components : str or sequence of str, optional
         The components to load; all of them by default.
 

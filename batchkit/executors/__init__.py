@@ -11,6 +11,7 @@ import difflib
 import threading
 from collections.abc import Callable
 
+from .._calls import Calls, Outcomes
 from ..errors import TargetError
 from ._base import Executor, chunk_bounds, in_worker
 from .aio import AsyncExecutor
@@ -19,12 +20,15 @@ from .sequential import SequentialExecutor
 from .threads import ThreadExecutor
 
 __all__ = [
+    "Calls",
     "Executor",
+    "Outcomes",
     "check_target",
     "chunk_bounds",
     "get_executor",
     "in_worker",
     "register_target",
+    "runs_worker_function",
     "shutdown_executors",
     "target_names",
 ]
@@ -53,7 +57,7 @@ def register_target(name: str, factory: Callable[[], Executor], *, replace: bool
         The target's name, as used in ``@inbatch_parallel(target=name)``.
     factory : callable
         Called with no arguments, once, when the target is first used; returns an
-        :class:`~batchkit.executors.Executor`.
+        `Executor`.
     replace : bool
         Allow replacing an existing target (its executor is closed first).
 
@@ -89,6 +93,20 @@ def check_target(target) -> str | Executor:
         f"unknown target {target!r}: expected one of {', '.join(map(repr, _FACTORIES))} "
         f"or an Executor instance.{hint}"
     )
+
+
+def runs_worker_function(target) -> bool:
+    """Whether ``target``'s executor runs a worker function (the ``mpc`` contract).
+
+    Read from the executor class when the factory is one, so that no executor is created.
+    """
+    if isinstance(target, Executor):
+        return target.runs_worker_function
+    check_target(target)
+    factory = _FACTORIES[target]
+    if isinstance(factory, type):
+        return bool(getattr(factory, "runs_worker_function", False))
+    return get_executor(target).runs_worker_function
 
 
 def get_executor(target) -> Executor:

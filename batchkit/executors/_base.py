@@ -53,10 +53,10 @@ class Executor(abc.ABC):
     """Runs the independent calls of one function and reports one outcome per call.
 
     An executor never raises an item's exception: it stores it in the item's slot of the
-    returned :class:`~batchkit._calls.Outcomes`. It raises only for its own failures and for
+    returned `Outcomes`. It raises only for its own failures and for
     ``BaseException`` (``KeyboardInterrupt``), after stopping the work it had started.
 
-    Subclasses set ``name`` and implement :meth:`run`. An executor whose workers live in other
+    Subclasses set ``name`` and implement `run`. An executor whose workers live in other
     processes sets ``runs_worker_function = True``: a decorated method is then called once in
     the caller and must return the function the workers run (the ``mpc`` contract).
 

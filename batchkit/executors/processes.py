@@ -176,7 +176,7 @@ class ProcessExecutor(Executor):
     only that many chunks in flight.
 
     The decorated method is called once, in the caller, and returns the function that runs
-    in the workers (see :func:`batchkit.inbatch_parallel`).
+    in the workers (see `inbatch_parallel`).
     """
 
     name = "mpc"

@@ -1,6 +1,6 @@
 """``@inbatch_parallel`` and ``@parallel``: fan one action out over the items of a batch.
 
-The decorator never imports :mod:`batchkit.batch`: it resolves ``init`` and ``post`` by name
+The decorator never imports `batch`: it resolves ``init`` and ``post`` by name
 on the instance it is called on, so any object with the right attributes works.
 """
 
@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import functools
 import inspect
+import numbers
 import reprlib
 import types
 
 import numpy as np
 
-from ._calls import MIXED, SINGLE, Calls
+from ._calls import MIXED, SINGLE, Calls, Outcomes
 from .errors import ParallelError
-from .executors import check_target, get_executor
+from .executors import check_target, get_executor, runs_worker_function
 
 __all__ = ["RESERVED", "ParallelMethod", "any_action_failed", "inbatch_parallel", "parallel"]
 
@@ -23,8 +24,6 @@ __all__ = ["RESERVED", "ParallelMethod", "any_action_failed", "inbatch_parallel"
 RESERVED = frozenset({"target", "n_workers"})
 #: init names whose entries are each one positional argument, whatever their type
 STANDARD_INITS = frozenset({"indices", "items"})
-
-_NOT_GIVEN = object()
 
 
 def _make_short_repr() -> reprlib.Repr:
@@ -60,19 +59,19 @@ def _plain_function(fn):
 def _check_n_workers(n_workers):
     if n_workers is None:
         return None
-    if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
+    if isinstance(n_workers, bool) or not isinstance(n_workers, numbers.Integral) or n_workers < 1:
         raise ValueError(f"'n_workers' must be a positive int or None (got {n_workers!r})")
-    return n_workers
+    return int(n_workers)
 
 
 class ParallelMethod:
-    """A method (or function) fanned out over init's entries; made by :func:`inbatch_parallel`.
+    """A method (or function) fanned out over init's entries; made by `inbatch_parallel`.
 
     Calling it runs ``init``, runs the method once per entry on the target's executor, then
     ``post``. It is a descriptor: looked up on an instance, it binds like a method.
     """
 
-    def __init__(self, fn, *, init, post, target, extras, bind_self):
+    def __init__(self, fn, *, init, post, target, extras, bind_self, n_workers=None):
         if init is None:
             raise TypeError("init is required: a method name, a callable or an iterable of entries")
         functools.update_wrapper(self, fn)
@@ -81,16 +80,17 @@ class ParallelMethod:
         self.post = post
         self.extras = dict(extras)
         self.bind_self = bind_self
+        self.n_workers = _check_n_workers(n_workers)
         plain = _plain_function(fn)
         self._check_signature(plain)
         self.is_coroutine = inspect.iscoroutinefunction(plain)
-        if target is _NOT_GIVEN:
+        if target is None:
             target = "async" if self.is_coroutine else "threads"
         self.target = self._check_target(check_target(target))
         # The mpc contract belongs to how the method is written, not to where one call runs:
         # a method declared for a worker-function target returns the worker function, and
         # keeps doing so when a call picks another target (target="for" to debug it, say).
-        self.returns_worker = bind_self and get_executor(self.target).runs_worker_function
+        self.returns_worker = bind_self and runs_worker_function(self.target)
         if not bind_self:
             for role, value in (("init", init), ("post", post)):
                 if isinstance(value, str):
@@ -137,8 +137,10 @@ class ParallelMethod:
             instance, args = args[0], args[1:]
         else:
             instance = None
-        target = self._check_target(check_target(kwargs.pop("target", self.target)))
-        n_workers = _check_n_workers(kwargs.pop("n_workers", None))
+        target = kwargs.pop("target", None)
+        target = self.target if target is None else self._check_target(check_target(target))
+        n_workers = kwargs.pop("n_workers", None)
+        n_workers = self.n_workers if n_workers is None else _check_n_workers(n_workers)
         args, kwargs, per_item = _resolve_per_item(instance, args, kwargs)
         full_kwargs = {**self.extras, **kwargs} if self.extras else kwargs
         entries, shape = self._entries(instance, args, full_kwargs)
@@ -147,9 +149,13 @@ class ParallelMethod:
         executor = get_executor("async" if self.is_coroutine else target)
         if self.is_coroutine and target == "for":
             n_workers = 1
-        fn = self._callable(instance, executor, args, kwargs)
-        outcomes = executor.run(fn, Calls(entries, shape, args, kwargs, per_item), n_workers)
+        if entries:
+            fn = self._callable(instance, executor, args, kwargs)
+            outcomes = executor.run(fn, Calls(entries, shape, args, kwargs, per_item), n_workers)
+        else:  # nothing to run: not even the worker-function method is called
+            outcomes = Outcomes(0)
         if outcomes.failed:
+            outcomes.failed.sort()  # threads and coroutines fail in completion order
             self._annotate(instance, entries, outcomes, executor.name)
         if self.post is None:
             return self._default_post(instance, outcomes, executor.name)
@@ -269,7 +275,7 @@ def _to_list(entries, init, qualname) -> list:
         ) from None
 
 
-def inbatch_parallel(*args, init=None, post=None, target=_NOT_GIVEN, **extras):
+def inbatch_parallel(*args, init=None, post=None, target=None, n_workers=None, **extras):
     """Run a method once per entry of ``init``, in parallel, then ``post`` on the results.
 
     Parameters
@@ -286,10 +292,13 @@ def inbatch_parallel(*args, init=None, post=None, target=_NOT_GIVEN, **extras):
         Called as ``post(results, *args, **kwargs)`` with the same arguments as ``init``.
         ``results`` is in init order; a failed call's slot holds its exception. The action
         returns what ``post`` returns. Without ``post`` the action returns the batch, or raises
-        :class:`~batchkit.errors.ParallelError` if any call failed.
+        `ParallelError` if any call failed.
     target : str or Executor, optional
-        ``"threads"`` (default), ``"async"`` (default for ``async def``), ``"mpc"`` (processes)
-        or ``"for"`` (a plain loop), or any name given to :func:`~batchkit.register_target`.
+        ``"threads"`` (the default), ``"async"`` (the default for ``async def``), ``"mpc"``
+        (processes) or ``"for"`` (a plain loop), or any name given to `register_target`.
+    n_workers : int, optional
+        How many items run at once (by default: ``min(32, cpus + 4)`` for threads, ``cpus`` for
+        processes, all of them for async).
     **extras
         Passed to ``init`` and ``post`` (not to the method).
 
@@ -298,8 +307,11 @@ def inbatch_parallel(*args, init=None, post=None, target=_NOT_GIVEN, **extras):
     Each call of the action may pass ``target=`` and ``n_workers=`` to override the decorator;
     they are reserved and reach neither init, post nor the method.
 
-    With ``target="mpc"`` the method is called once in the caller and must return the function
-    that the worker processes run per entry (with the entry's arguments, then the action's).
+    A method *declared* with ``target="mpc"`` is called once in the caller and must return the
+    function that runs per entry (with the entry's arguments, then the action's); it keeps that
+    form when a call picks another target, e.g. ``target="for"`` to debug it. A method declared
+    with another target, called with ``target="mpc"``, is itself sent to the workers: its batch
+    is pickled once per chunk, and what it writes into ``self`` stays in the worker.
 
     Examples
     --------
@@ -319,18 +331,24 @@ def inbatch_parallel(*args, init=None, post=None, target=_NOT_GIVEN, **extras):
             "inbatch_parallel takes keyword arguments only, e.g. "
             "@inbatch_parallel(init='indices', post='_post', target='threads')"
         )
-    if target is not _NOT_GIVEN:
+    if target is not None:
         check_target(target)
     return functools.partial(
-        ParallelMethod, init=init, post=post, target=target, extras=extras, bind_self=True
+        ParallelMethod,
+        init=init,
+        post=post,
+        target=target,
+        extras=extras,
+        bind_self=True,
+        n_workers=n_workers,
     )
 
 
-def parallel(*args, init=None, post=None, target=_NOT_GIVEN, **extras):
-    """:func:`inbatch_parallel` for a plain function: no ``self``, and ``init``/``post`` callables.
+def parallel(*args, init=None, post=None, target=None, n_workers=None, **extras):
+    """`inbatch_parallel` for a plain function: no ``self``, and ``init``/``post`` callables.
 
     Without ``post`` the call returns the list of results (or raises
-    :class:`~batchkit.errors.ParallelError`). With ``target="mpc"`` the function itself runs in
+    `ParallelError`). With ``target="mpc"`` the function itself runs in
     the worker processes.
 
     Examples
@@ -344,8 +362,14 @@ def parallel(*args, init=None, post=None, target=_NOT_GIVEN, **extras):
     """
     if args:
         raise TypeError("parallel takes keyword arguments only, e.g. @parallel(init=..., post=...)")
-    if target is not _NOT_GIVEN:
+    if target is not None:
         check_target(target)
     return functools.partial(
-        ParallelMethod, init=init, post=post, target=target, extras=extras, bind_self=False
+        ParallelMethod,
+        init=init,
+        post=post,
+        target=target,
+        extras=extras,
+        bind_self=False,
+        n_workers=n_workers,
     )

@@ -22,7 +22,7 @@ def named_lock(name: str) -> threading.RLock:
 
 
 class ActionMethod:
-    """A batch method usable in pipelines; made by :func:`action`. Still callable directly."""
+    """A batch method usable in pipelines; made by `action`. Still callable directly."""
 
     def __init__(self, fn, *, use_lock=None, no_eval=None):
         if not callable(fn):

@@ -1,0 +1,131 @@
+"""The documentation's examples run, and the documentation site builds.
+
+Every ```python block of README.md and of each docs/*.md page runs, a page's blocks in order in
+one fresh namespace, so a later block may use what an earlier one defined. A block preceded by
+a line ``<!-- skip -->`` is left out. One test per page.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import batchkit
+from batchkit import executors
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+SKIP_MARK = "<!-- skip -->"
+OPENING = re.compile(r"^(?P<indent>[ \t]*)```(?P<lang>[\w+-]*)[^\n]*$")
+
+
+def python_blocks(text: str) -> list[tuple[int, str]]:
+    """The ```python blocks of a Markdown text, as (line number, source), skipped ones left out.
+
+    A fence may be indented (inside an admonition, say): its lines lose that indentation.
+    """
+    lines = text.splitlines()
+    blocks = []
+    previous = ""  # the last non-blank line before the current one
+    i = 0
+    while i < len(lines):
+        opening = OPENING.match(lines[i])
+        if opening is None:
+            if lines[i].strip():
+                previous = lines[i].strip()
+            i += 1
+            continue
+        indent, start = opening["indent"], i + 1
+        body = []
+        i += 1
+        while i < len(lines) and lines[i].strip() != "```":
+            line = lines[i]
+            body.append(line[len(indent) :] if line.startswith(indent) else line.lstrip())
+            i += 1
+        if opening["lang"] == "python" and previous != SKIP_MARK:
+            blocks.append((start, "\n".join(body) + "\n"))
+        previous = "```"
+        i += 1  # past the closing fence
+    return blocks
+
+
+def test_block_parser_respects_skip_marks_and_languages():
+    """Only ```python blocks are collected, and a block after <!-- skip --> is left out."""
+    text = "\n".join(
+        [
+            "```python",
+            "a = 1",
+            "```",
+            "<!-- skip -->",
+            "```python",
+            "raise SystemExit",
+            "```",
+            "```bash",
+            "ls",
+            "```",
+            "!!! note",
+            "    ```python",
+            "    b = 2",
+            "    ```",
+        ]
+    )
+    assert python_blocks(text) == [(1, "a = 1\n"), (12, "b = 2\n")]
+
+
+@pytest.fixture
+def restored_targets():
+    """Put the target registry back as it was: a page may register (or replace) targets.
+
+    The executors of targets the page added or replaced are closed; those of the targets that
+    were there before stay running, for the next test to reuse.
+    """
+    factories = dict(executors._FACTORIES)
+    yield
+    for name, factory in list(executors._FACTORIES.items()):
+        if factories.get(name) is not factory:
+            executor = executors._INSTANCES.pop(name, None)
+            if executor is not None:
+                executor.close()
+    executors._FACTORIES.clear()
+    executors._FACTORIES.update(factories)
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("page", PAGES, ids=[page.name for page in PAGES])
+def test_page_examples_run(page: Path, restored_targets):
+    """Every python example of the page runs, in order, in one namespace, without raising."""
+    blocks = python_blocks(page.read_text(encoding="utf-8"))
+    # A module name that cannot be imported: cloudpickle then sends the functions and classes
+    # the examples define to worker processes by value, as it does for a script's __main__.
+    namespace = {"__name__": f"__docs_{page.stem}__"}
+    for line, source in blocks:
+        exec(compile(source, f"{page.relative_to(ROOT)}:{line}", "exec"), namespace)
+
+
+@pytest.mark.timeout(300)
+def test_site_builds_strictly(tmp_path: Path):
+    """``mkdocs build --strict`` succeeds, and the API page documents every public name."""
+    for module in ("mkdocs", "material", "mkdocstrings", "mkdocstrings_handlers.python"):
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except ModuleNotFoundError:
+            found = False
+        if not found:
+            pytest.skip(f"{module} is not installed")
+    site = tmp_path / "site"
+    build = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
+    assert build.returncode == 0, build.stdout + build.stderr
+    api = (site / "api" / "index.html").read_text(encoding="utf-8")
+    missing = [name for name in batchkit.__all__ if not re.search(rf'id="batchkit(\.\w+)*\.{name}"', api)]
+    assert not missing, f"the API reference does not document {missing}"
