@@ -25,6 +25,7 @@ from .index import DatasetIndex, FilesIndex
 from .jit import mjit
 from .named import PP, B, C, D, F, I, NamedExpression, P, R, V, W, eval_expr
 from .pipeline import Pipeline
+from .progress import item_progress
 from .rng import make_rng
 from .store import BatchWriter, iter_output, output_info, read_output
 
@@ -65,6 +66,7 @@ __all__ = [
     "eval_expr",
     "get_executor",
     "inbatch_parallel",
+    "item_progress",
     "iter_output",
     "make_rng",
     "mjit",

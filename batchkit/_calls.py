@@ -100,7 +100,7 @@ class Calls:
         value per call, which replaces that argument in that call.
     """
 
-    __slots__ = ("args", "entries", "kwargs", "per_item", "shape")
+    __slots__ = ("args", "entries", "kwargs", "per_item", "progress", "shape")
 
     def __init__(self, entries: list, shape: str = MIXED, args: tuple = (), kwargs=None, per_item=None):
         self.entries = entries
@@ -108,6 +108,9 @@ class Calls:
         self.args = tuple(args)
         self.kwargs = dict(kwargs) if kwargs else {}
         self.per_item = per_item or None
+        #: called with the number of calls just finished, when a progress bar was asked for;
+        #: it stays in this process (workers of other processes report through their executor)
+        self.progress = None
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -120,6 +123,7 @@ class Calls:
 
     def __setstate__(self, state):
         self.entries, self.shape, self.args, self.kwargs, self.per_item = state
+        self.progress = None
 
     def slice(self, lo: int, hi: int) -> Calls:
         """The calls ``lo`` to ``hi`` (exclusive) as a new `Calls`."""
@@ -170,6 +174,9 @@ class Calls:
         """
         values = outcomes.values
         entries = self.entries
+        if self.progress is not None:
+            self._run_reporting(fn, lo, hi, outcomes)
+            return
         if self.shape == SINGLE and not self.args and not self.kwargs:
             # The hot path of standard inits: one call per entry with no extra arguments.
             for i in range(lo, hi):
@@ -185,3 +192,14 @@ class Calls:
                 values[i] = fn(*args, **kwargs)
             except Exception as exc:
                 outcomes.fail(i, exc)
+
+    def _run_reporting(self, fn, lo: int, hi: int, outcomes: Outcomes) -> None:
+        """`run_range` reporting each finished call to ``progress`` (slower; only when asked)."""
+        progress = self.progress
+        for i in range(lo, hi):
+            try:
+                args, kwargs = self.bind(i)
+                outcomes.values[i] = fn(*args, **kwargs)
+            except Exception as exc:
+                outcomes.fail(i, exc)
+            progress(1)

@@ -17,6 +17,7 @@ import numpy as np
 from ._calls import MIXED, SINGLE, Calls, Outcomes
 from .errors import ParallelError
 from .executors import check_target, get_executor, runs_worker_function
+from .progress import item_counter
 
 __all__ = ["RESERVED", "ParallelMethod", "any_action_failed", "inbatch_parallel", "parallel"]
 
@@ -151,7 +152,8 @@ class ParallelMethod:
             n_workers = 1
         if entries:
             fn = self._callable(instance, executor, args, kwargs)
-            outcomes = executor.run(fn, Calls(entries, shape, args, kwargs, per_item), n_workers)
+            calls = Calls(entries, shape, args, kwargs, per_item)
+            outcomes = run_with_progress(executor, fn, calls, n_workers, self.__qualname__)
         else:  # nothing to run: not even the worker-function method is called
             outcomes = Outcomes(0)
         if outcomes.failed:
@@ -227,6 +229,18 @@ class ParallelMethod:
                 results=outcomes.values,
             )
         return instance if self.bind_self else outcomes.values
+
+
+def run_with_progress(executor, fn, calls: Calls, n_workers, desc: str) -> Outcomes:
+    """``executor.run``, with a per-item bar when one was asked for (see `item_progress`)."""
+    counter = item_counter(len(calls), desc)
+    if counter is None:
+        return executor.run(fn, calls, n_workers)
+    calls.progress = counter
+    try:
+        return executor.run(fn, calls, n_workers)
+    finally:
+        counter.close()
 
 
 def _is_per_item(value) -> bool:

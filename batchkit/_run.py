@@ -11,6 +11,7 @@ leaves no thread running.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import math
 import sys
@@ -176,7 +177,9 @@ class _Run:
         pending = deque()
         try:
             for iteration, indices in batch_indices:
-                pending.append(pool.submit(self.make_and_process, indices, iteration, actions))
+                # each batch runs in a copy of the caller's context (item_progress, say)
+                context = contextvars.copy_context()
+                pending.append(pool.submit(context.run, self.make_and_process, indices, iteration, actions))
                 if len(pending) > self.prefetch:
                     yield pending.popleft().result()
             while pending:

@@ -20,7 +20,7 @@ import types
 import numpy as np
 
 from ._calls import SINGLE, Calls
-from ._parallel import _check_n_workers, _resolve_per_item
+from ._parallel import _check_n_workers, _resolve_per_item, run_with_progress
 from .errors import ParallelError
 from .executors import check_target, get_executor
 
@@ -145,7 +145,8 @@ def apply_to_batch(
     if mask is not None:
         per_item["_apply"] = mask
         func = _Masked(func)
-    outcomes = get_executor(target).run(func, Calls(entries, SINGLE, args, kwargs, per_item), n_workers)
+    calls = Calls(entries, SINGLE, args, kwargs, per_item)
+    outcomes = run_with_progress(get_executor(target), func, calls, n_workers, f"apply_parallel(src={src!r})")
     if post is not None:
         post_fn = getattr(batch, post) if isinstance(post, str) else post
         return post_fn(outcomes.values, *args, src=src, dst=dst, **kwargs)

@@ -67,7 +67,7 @@ def _accepted_keywords(attribute):
     for _ in range(8):  # through @action, @inbatch_parallel and @mjit to the user's function
         if isinstance(fn, ParallelMethod):
             reserved |= RESERVED
-        inner = getattr(fn, "_fn", None) or getattr(fn, "py_func", None)
+        inner = getattr(fn, "__wrapped__", None) or getattr(fn, "_fn", None) or getattr(fn, "py_func", None)
         if inner is None or inner is fn:
             break
         fn = inner

@@ -141,6 +141,22 @@ class Numbers(Batch):
         return self
 
     @action
+    def sleep_if(self, values, seconds):
+        """Sleep ``seconds`` if the batch holds any of ``values``."""
+        if set(values) & set(self.indices.tolist()):
+            time.sleep(seconds)
+        return self
+
+    @action
+    def meet(self, barrier):
+        """Wait until ``barrier.parties`` batches are here (at most 10 s; a broken barrier is ignored)."""
+        try:
+            barrier.wait(10)
+        except threading.BrokenBarrierError:
+            pass
+        return self
+
+    @action
     def slow_fail_if(self, values, delay):
         """Sleep ``delay`` then raise if the batch holds any of ``values``; otherwise return at once."""
         if set(values) & set(self.indices.tolist()):

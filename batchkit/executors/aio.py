@@ -25,6 +25,8 @@ async def _run_all(fn, calls: Calls, outcomes: Outcomes, n_workers: int | None) 
             outcomes.values[position] = value
         except Exception as exc:
             outcomes.fail(position, exc)
+        if calls.progress is not None:
+            calls.progress(1)
 
     async def limited(position: int) -> None:
         async with limit:

@@ -247,7 +247,10 @@ class ProcessExecutor(Executor):
                     pool = self._submit(pool, n_workers, chunk, fn_blob, in_flight, outcomes)
                 done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                 for future in done:
-                    busy += _store(in_flight.pop(future), future, outcomes)
+                    chunk = in_flight.pop(future)
+                    busy += _store(chunk, future, outcomes)
+                    if calls.progress is not None:
+                        calls.progress(len(chunk.positions))
         except BaseException:
             for future in in_flight:
                 future.cancel()
