@@ -1,0 +1,62 @@
+"""The demo behind ``python -m batchkit demo``, run small."""
+
+import io
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from batchkit.demo import make_image_files, rle_encode, run_demo
+
+
+def test_demo_reports_every_target_and_succeeds():
+    """A small demo run returns 0 and prints a row per step, the total and the closing verdict."""
+    out = io.StringIO()
+    assert run_demo(n_images=24, batch_size=8, size=32, latency=0.001, bar=False, out=out) == 0
+    text = out.getvalue()
+    for step, target in (("load", "async"), ("denoise", "threads"), ("encode", "mpc")):
+        assert any(line.split()[:2] == [step, target] for line in text.splitlines())
+    assert text.strip().splitlines()[-1].startswith("OK: every target matched the plain loop")
+
+
+@pytest.mark.timeout(300)
+def test_demo_command_line_runs():
+    """``python -m batchkit demo`` with small sizes exits 0 and ends with the verdict line."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "batchkit",
+            "demo",
+            "--images",
+            "16",
+            "--batch-size",
+            "8",
+            "--size",
+            "32",
+            "--no-bar",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1].startswith("OK:")
+
+
+def test_rle_encode_round_trips_a_mask():
+    """The run-length encoding, decoded, gives back the thresholded image."""
+    image = np.random.default_rng(0).random((9, 7))
+    runs = rle_encode(image, 0.5)
+    decoded = np.zeros(image.size, dtype=bool)
+    for start, length in zip(runs[::2], runs[1::2], strict=True):
+        decoded[start : start + length] = True
+    assert np.array_equal(decoded.reshape(image.shape), image > 0.5)
+
+
+def test_image_files_are_written(tmp_path):
+    """make_image_files writes one float32 .npy image per file, of the size asked for."""
+    paths = make_image_files(str(tmp_path), 3, size=16)
+    images = [np.load(path) for path in paths]
+    assert len(paths) == 3 and all(image.shape == (16, 16) and image.dtype == np.float32 for image in images)
