@@ -177,7 +177,7 @@ class Calls:
         if self.progress is not None:
             self._run_reporting(fn, lo, hi, outcomes)
             return
-        if self.shape == SINGLE and not self.args and not self.kwargs:
+        if self.shape == SINGLE and not self.args and not self.kwargs and not self.per_item:
             # The hot path of standard inits: one call per entry with no extra arguments.
             for i in range(lo, hi):
                 try:

@@ -1,11 +1,14 @@
-"""Running a pipeline: batch generation, prefetch, failure policy, hooks, progress and logs.
+"""Running a pipeline: batch generation, prefetch, stages, failure policy, hooks, progress, logs.
 
 A run is a stream of outcomes, one per batch: a processed batch, a skipped one, or an error.
-Stages are chained generators: the source stage makes and processes batches (possibly several
-at once, with ``prefetch``), each ``rebatch`` regroups the batches that come out of the stage
-before it, and the consumer applies the failure policy and the per-batch callbacks. Every
-stage cleans up in ``finally``, so a run that stops early (an error, a ``break``, Ctrl-C)
-leaves no thread running.
+Stages are chained generators. The source stage makes the dataset's batches and runs the
+actions up to the first ``rebatch`` or ``write_to`` (several batches at once with
+``prefetch``); each later stage takes the batches in order, in the consumer's thread: a
+``rebatch`` regroups them, a ``write_to`` writes them (so outputs keep the run's order), and
+the actions after it follow. The consumer applies the failure policy and ``on_batch``.
+
+Every stage cleans up in ``finally``, so a run that stops early (an error, a ``break``,
+Ctrl-C) leaves no thread running, and no stage keeps a batch it has passed on.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import contextvars
 import logging
 import math
 import sys
+import threading
 import uuid
 import warnings
 from collections import deque
@@ -23,14 +27,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._steps import execute, write
 from .errors import PipelineError, SkipBatch, StopPipeline
-from .named import eval_expr
 
 __all__ = ["generate", "run_pipeline"]
 
 logger = logging.getLogger("batchkit")
 
 _SKIPPED = object()
+#: the stages that run in the consumer's thread, in order, after the source stage
+_STAGE_HEADS = ("rebatch", "write_to")
 
 
 @dataclass
@@ -41,6 +47,15 @@ class _Outcome:
     indices: object
     batch: object = None
     error: BaseException | None = None
+
+
+class Failed:
+    """An error yielded in place of a batch (for `Pipeline.next_batch`, which raises it)."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException):
+        self.error = error
 
 
 def _seed_sequence(seed, shuffle) -> np.random.SeedSequence:
@@ -73,6 +88,41 @@ def _want_bar(bar) -> bool:
     return bool(bar)
 
 
+def _split_into_stages(actions):
+    """``[(None, source actions), (rebatch or write_to, actions after it), ...]``."""
+    stages, current, head = [], [], None
+    for action in actions:
+        if action.kind == "builtin" and action.name in _STAGE_HEADS:
+            stages.append((head, current))
+            head, current = action, []
+        else:
+            current.append(action)
+    stages.append((head, current))
+    return stages
+
+
+def _default_merge(batches, batch_size, components, batch_class):
+    from .batch import merge_batches
+
+    return merge_batches(batches, batch_size, components, batch_class)
+
+
+def _check_arguments(pipeline, batch_size, on_error, prefetch, on_batch) -> int:
+    if pipeline.dataset is None:
+        raise TypeError("this pipeline has no dataset: add one with pipeline << dataset")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"'batch_size' must be a positive int (got {batch_size!r})")
+    if on_error not in ("raise", "skip", "yield"):
+        raise ValueError(f"'on_error' must be 'raise' or 'skip' (got {on_error!r})")
+    if isinstance(prefetch, bool):
+        prefetch = 4 if prefetch else 0
+    if not isinstance(prefetch, int) or prefetch < 0:
+        raise ValueError(f"'prefetch' must be a non-negative int (got {prefetch!r})")
+    if on_batch is not None and not callable(on_batch):
+        raise TypeError(f"'on_batch' must be callable (got {on_batch!r})")
+    return prefetch
+
+
 class _Run:
     """The state of one run of a pipeline."""
 
@@ -94,36 +144,50 @@ class _Run:
         batch_kwargs,
         endless,
     ):
-        dataset = pipeline.dataset
-        if dataset is None:
-            raise TypeError("this pipeline has no dataset: add one with pipeline << dataset")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"'batch_size' must be a positive int (got {batch_size!r})")
-        if on_error not in ("raise", "skip"):
-            raise ValueError(f"'on_error' must be 'raise' or 'skip' (got {on_error!r})")
-        if isinstance(prefetch, bool):
-            prefetch = 4 if prefetch else 0
-        if not isinstance(prefetch, int) or prefetch < 0:
-            raise ValueError(f"'prefetch' must be a non-negative int (got {prefetch!r})")
-        if on_batch is not None and not callable(on_batch):
-            raise TypeError(f"'on_batch' must be callable (got {on_batch!r})")
+        self.prefetch = _check_arguments(pipeline, batch_size, on_error, prefetch, on_batch)
         self.pipeline = pipeline
-        self.dataset = dataset
+        self.dataset = pipeline.dataset
         self.batch_size = batch_size
         self.order = dict(shuffle=shuffle, n_epochs=n_epochs, n_iters=n_iters, drop_last=drop_last)
         self.endless = endless
-        self.prefetch = prefetch
         self.bar = bar
         self.on_batch = on_batch
         self.on_error = on_error
         self.log_file = log_file
         self.batch_kwargs = batch_kwargs or {}
         self.seed = _seed_sequence(seed, shuffle)
-        self.total = _n_batches(len(dataset), batch_size, n_epochs, n_iters, drop_last, endless)
+        self.total = _n_batches(len(self.dataset), batch_size, n_epochs, n_iters, drop_last, endless)
         self.run_id = uuid.uuid4().hex
+        self.lock = threading.Lock()
         self.writers = {}
-        self.failed = 0
-        self.done = 0
+        self.file_handler = None
+        self.failed = self.done = self.items = self.source_done = 0
+
+    # -- logging: to the application's handlers as configured, and all of it to log_file ----
+
+    def log(self, level: int, message: str, *args, exc_info=None) -> None:
+        record = None
+        if logger.isEnabledFor(level):
+            record = logger.makeRecord(logger.name, level, __file__, 0, message, args, exc_info)
+            logger.handle(record)
+        if self.file_handler is not None and level >= logging.INFO:
+            record = record or logger.makeRecord(logger.name, level, __file__, 0, message, args, exc_info)
+            self.file_handler.handle(record)
+
+    @contextlib.contextmanager
+    def _logging(self):
+        if self.log_file is None:
+            yield
+            return
+        # The file gets the run's INFO lines without lowering the 'batchkit' logger's level, so
+        # the application's own handlers see only what they asked for.
+        self.file_handler = logging.FileHandler(self.log_file)
+        self.file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        try:
+            yield
+        finally:
+            self.file_handler.close()
+            self.file_handler = None
 
     # -- the batches ------------------------------------------------------------------------
 
@@ -132,7 +196,7 @@ class _Run:
         if order["shuffle"] is True:
             order["shuffle"] = np.random.default_rng(_derived(self.seed, 0))
         if self.endless:
-            order["n_epochs"], order["n_iters"] = None, sys.maxsize
+            order["n_epochs"], order["n_iters"] = None, math.inf
         return self.dataset.index.gen_batch(self.batch_size, **order)
 
     def _tag(self, batch, iteration: int, stream: int, total):
@@ -159,7 +223,7 @@ class _Run:
         context = {}
         try:
             for action in actions:
-                batch = _execute(self, action, batch, context)
+                batch = execute(self, action, batch, context)
         except SkipBatch:
             return _SKIPPED
         return batch
@@ -168,6 +232,11 @@ class _Run:
 
     def source(self, actions):
         """Outcomes of the dataset's batches through ``actions``, in order."""
+        for outcome in self._source(actions):
+            self.source_done += 1
+            yield outcome
+
+    def _source(self, actions):
         batch_indices = enumerate(self._batch_indices())
         if self.prefetch == 0:
             for iteration, indices in batch_indices:
@@ -191,6 +260,24 @@ class _Run:
                 future.cancel()
             pool.shutdown(wait=True, cancel_futures=True)
 
+    def _after_head(self, outcome: _Outcome, actions) -> _Outcome:
+        if actions and outcome.error is None and outcome.batch is not _SKIPPED:
+            try:
+                outcome.batch = self.process(outcome.batch, actions)
+            except Exception as exc:
+                outcome.batch, outcome.error = None, exc
+        return outcome
+
+    def written(self, stream, action, actions):
+        """Write each processed batch of ``stream`` in order, then run ``actions`` on it."""
+        for outcome in stream:
+            if outcome.error is None and outcome.batch is not _SKIPPED:
+                try:
+                    write(self, action, outcome.batch)
+                except Exception as exc:
+                    outcome.batch, outcome.error = None, exc
+            yield self._after_head(outcome, actions)
+
     def rebatched(self, stream, action, actions, stage: int):
         """Regroup the processed batches of ``stream`` per ``action`` (a rebatch), then run ``actions``."""
         size = action.args[0]
@@ -200,14 +287,10 @@ class _Run:
 
         def emit(merged):
             nonlocal iteration
-            outcome = _Outcome(iteration, merged.indices)
-            try:
-                self._tag(merged, iteration, 10 + stage, None)
-                outcome.batch = self.process(merged, actions)
-            except Exception as exc:
-                outcome.error = exc
+            outcome = _Outcome(iteration, merged.indices, merged)
+            self._tag(merged, iteration, 10 + stage, None)
             iteration += 1
-            return outcome
+            return self._after_head(outcome, actions)
 
         for outcome in stream:
             if outcome.error is not None or outcome.batch is _SKIPPED:
@@ -215,19 +298,25 @@ class _Run:
                 continue
             buffer.append(outcome.batch)
             count += len(outcome.batch)
+            outcome = None  # the buffer holds the batch now; keep no second reference
             while count >= size:
                 merged, rest = merge(buffer, size, components, batch_class)
                 buffer, count = ([rest], len(rest)) if rest is not None else ([], 0)
                 yield emit(merged)
+                merged = None
         if buffer:
             merged, _ = merge(buffer, None, components, batch_class)
+            buffer = None
             yield emit(merged)
 
     def stream(self):
-        stages = _split_at_rebatch(self.pipeline.actions)
+        stages = _split_into_stages(self.pipeline.actions)
         stream = self.source(stages[0][1])
-        for stage, (action, actions) in enumerate(stages[1:], start=1):
-            stream = self.rebatched(stream, action, actions, stage)
+        for stage, (head, actions) in enumerate(stages[1:], start=1):
+            if head.name == "rebatch":
+                stream = self.rebatched(stream, head, actions, stage)
+            else:
+                stream = self.written(stream, head, actions)
         return stream
 
     # -- policy, callbacks, hooks -----------------------------------------------------------
@@ -236,7 +325,8 @@ class _Run:
         """The processed batches, after the failure policy and ``on_batch``; runs the hooks."""
         with self._logging(), self._progress() as bar:
             self.pipeline.random = np.random.default_rng(_derived(self.seed, 2))
-            logger.info(
+            self.log(
+                logging.INFO,
                 "run %s: batch_size=%s, %s batches",
                 self.run_id[:8],
                 self.batch_size,
@@ -244,40 +334,68 @@ class _Run:
             )
             self._hooks("before")
             try:
-                stream = self.stream()
-                try:
-                    for outcome in stream:
-                        if outcome.error is not None:
-                            if isinstance(outcome.error, StopPipeline):
-                                logger.info("run %s: stopped by StopPipeline", self.run_id[:8])
-                                break
-                            self._failed(outcome)
-                        elif outcome.batch is not _SKIPPED:
-                            self.done += 1
-                            if self.on_batch is not None:
-                                self.on_batch(outcome.batch)
-                            logger.info("batch %d done: %d items", outcome.iteration, len(outcome.batch))
-                            yield outcome.batch
-                        if bar is not None:
-                            bar.update(1)
-                finally:
-                    stream.close()
-                    for writer in self.writers.values():
-                        writer.close()
+                yield from self._consume(bar)
             finally:
                 self._hooks("after")
             self._closing_report()
 
-    def _failed(self, outcome: _Outcome) -> None:
+    def _consume(self, bar):
+        stream = self.stream()
+        try:
+            for outcome in stream:
+                if outcome.error is not None:
+                    if isinstance(outcome.error, StopPipeline):
+                        self.log(logging.INFO, "run %s: stopped by StopPipeline", self.run_id[:8])
+                        break
+                    failure = self._failed(outcome)
+                    if failure is not None:
+                        yield failure
+                elif outcome.batch is not _SKIPPED:
+                    batch, outcome.batch = outcome.batch, None
+                    self.done += 1
+                    self.items += len(batch)
+                    if self.on_batch is not None:
+                        self.on_batch(batch)
+                    self.log(logging.INFO, "batch %d done: %d items", outcome.iteration, len(batch))
+                    yield batch
+                    batch = None  # keep nothing while the next batch is made
+                if bar is not None:
+                    self._advance(bar)
+                outcome = None
+        finally:
+            stream.close()
+            for writer in self.writers.values():
+                writer.close()
+
+    def _advance(self, bar) -> None:
+        """Move the bar to the dataset batches done so far, with the items per second."""
+        bar.update(self.source_done - bar.n)
+        elapsed = bar.format_dict.get("elapsed") or 0
+        if elapsed > 0:
+            bar.set_postfix_str(f"{self.items / elapsed:,.0f} items/s", refresh=False)
+
+    def _failed(self, outcome: _Outcome):
         error = outcome.error
         values = np.asarray(outcome.indices).tolist() if outcome.indices is not None else "?"
-        if self.on_error == "raise":
+        if self.on_error != "skip":
+            self.log(
+                logging.ERROR,
+                "batch %d failed (index values %.200s): %s: %s",
+                outcome.iteration,
+                values,
+                type(error).__name__,
+                error,
+                exc_info=(type(error), error, error.__traceback__),
+            )
             error.add_note(
                 f"batchkit: in batch {outcome.iteration} of the run (index values {values!r:.200})"
             )
+            if self.on_error == "yield":  # next_batch raises it, and the run goes on after
+                return Failed(error)
             raise error
         self.failed += 1
-        logger.error(
+        self.log(
+            logging.ERROR,
             "batch %d failed and was skipped (index values %.200s): %s: %s",
             outcome.iteration,
             values,
@@ -285,38 +403,26 @@ class _Run:
             error,
             exc_info=(type(error), error, error.__traceback__),
         )
+        return None
 
     def _closing_report(self) -> None:
         if self.failed and not self.done:
             raise PipelineError(f"every batch failed ({self.failed}); see the log for each error")
         if self.failed:
             message = f"{self.failed} batch(es) failed and were skipped; {self.done} succeeded"
-            logger.warning(message)
-            warnings.warn(message, RuntimeWarning, stacklevel=4)
-        logger.info("run %s finished: %d batches done, %d failed", self.run_id[:8], self.done, self.failed)
+            self.log(logging.WARNING, message)
+            warnings.warn(message, RuntimeWarning, stacklevel=2)
+        self.log(
+            logging.INFO,
+            "run %s finished: %d batches done, %d failed",
+            self.run_id[:8],
+            self.done,
+            self.failed,
+        )
 
     def _hooks(self, where: str) -> None:
         for action in getattr(self.pipeline, f"_{where}"):
-            _execute(self, action, None, {})
-
-    @contextlib.contextmanager
-    def _logging(self):
-        if self.log_file is None:
-            yield
-            return
-        handler = logging.FileHandler(self.log_file)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        handler.setLevel(logging.INFO)
-        old_level = logger.level
-        if logger.getEffectiveLevel() > logging.INFO:
-            logger.setLevel(logging.INFO)  # so INFO reaches the file; restored below
-        logger.addHandler(handler)
-        try:
-            yield
-        finally:
-            logger.removeHandler(handler)
-            logger.setLevel(old_level)
-            handler.close()
+            execute(self, action, None, {})
 
     @contextlib.contextmanager
     def _progress(self):
@@ -333,148 +439,6 @@ class _Run:
             yield bar
         finally:
             bar.close()
-
-
-def _split_at_rebatch(actions):
-    """``[(None, actions before the first rebatch), (rebatch, actions after it), ...]``."""
-    stages, current, head = [], [], None
-    for action in actions:
-        if action.kind == "builtin" and action.name == "rebatch":
-            stages.append((head, current))
-            head, current = action, []
-        else:
-            current.append(action)
-    stages.append((head, current))
-    return stages
-
-
-def _default_merge(batches, batch_size, components, batch_class):
-    from .batch import merge_batches
-
-    return merge_batches(batches, batch_size, components, batch_class)
-
-
-# -- executing one action ---------------------------------------------------------------------
-
-
-def _evaluate(value, batch, pipeline):
-    return eval_expr(value, batch=batch, pipeline=pipeline)
-
-
-def _execute(run: _Run, action, batch, context: dict):
-    pipeline = run.pipeline
-    if action.kind == "pipeline":
-        if action.probability is not None:
-            probability = _evaluate(action.probability, batch, pipeline)
-            if batch.random.random() >= probability:
-                return batch
-        for _ in range(action.repeat):
-            for inner in action.pipeline.actions:
-                batch = _execute(run, inner, batch, context)
-        return batch
-    if action.kind == "builtin":
-        return _BUILTINS[action.name](run, action, batch, context)
-    method = getattr(batch, action.name)
-    no_eval = set(getattr(method, "action", {}).get("no_eval", ()))
-    args = _evaluate(action.args, batch, pipeline)
-    kwargs = {k: (v if k in no_eval else _evaluate(v, batch, pipeline)) for k, v in action.kwargs.items()}
-    joined = context.pop("joined", ())
-    result = method(*joined, *args, **kwargs)
-    return batch if result is None else result
-
-
-def _update(run, action, batch, context):
-    expr, value = action.args
-    value = _evaluate(value, batch, run.pipeline)
-    mode = action.kwargs.get("mode")  # None: the expression's own mode (V("x", mode="a"))
-    if hasattr(expr, "set"):
-        expr.set(value, batch=batch, pipeline=run.pipeline, mode=mode)
-    elif isinstance(expr, str):
-        run.pipeline.set_variable(expr, value, mode or "w")
-    else:
-        raise TypeError(f"update needs a named expression such as V('name') or B('name') (got {expr!r})")
-    return batch
-
-
-def _call(run, action, batch, context):
-    fn, *args = action.args
-    kwargs = dict(action.kwargs)
-    save_to = kwargs.pop("save_to", None)
-    args = _evaluate(tuple(args), batch, run.pipeline)
-    kwargs = _evaluate(kwargs, batch, run.pipeline)
-    if isinstance(fn, str):
-        result = getattr(batch, fn)(*args, **kwargs)
-    elif batch is None:  # a before/after hook: there is no batch
-        result = fn(*args, **kwargs)
-    else:
-        result = fn(batch, *args, **kwargs)
-    if save_to is not None:
-        if not hasattr(save_to, "set"):
-            raise TypeError(f"save_to needs a named expression such as V('name') (got {save_to!r})")
-        save_to.set(result, batch=batch, pipeline=run.pipeline)
-    return batch
-
-
-def _pull(pipeline, batch):
-    """The next batch of another pipeline, for join and merge."""
-    if pipeline._lazy_run is not None:
-        return pipeline.next_batch()
-    return pipeline.next_batch(len(batch))
-
-
-def _join(run, action, batch, context):
-    context["joined"] = tuple(_pull(other, batch) for other in action.args)
-    return batch
-
-
-def _merge(run, action, batch, context):
-    others = [_pull(other, batch) for other in action.args]
-    fn = action.kwargs.get("fn")
-    if fn is not None:
-        return fn([batch, *others])
-    from .batch import merge_batches
-
-    merged, _ = merge_batches(
-        [batch, *others], None, action.kwargs.get("components"), action.kwargs.get("batch_class")
-    )
-    for name in ("pipeline", "iteration", "n_iterations", "random_seed", "random"):
-        setattr(merged, name, getattr(batch, name, None))
-    return merged
-
-
-def _write_to(run, action, batch, context):
-    from .store import BatchWriter
-
-    key = id(action)
-    writer = run.writers.get(key)
-    if writer is None:
-        (path,) = action.args
-        writer = run.writers.setdefault(
-            key,
-            BatchWriter(
-                path,
-                action.kwargs.get("components"),
-                run_id=action.kwargs.get("run_id") or run.run_id,
-                mode=action.kwargs.get("mode", "new"),
-            ),
-        )
-    writer.write(batch)
-    return batch
-
-
-def _rebatch_out_of_place(run, action, batch, context):
-    raise PipelineError("rebatch cannot run inside a repeated or probabilistic sub-pipeline")
-
-
-_BUILTINS = {
-    "update": _update,
-    "save_to": _update,
-    "call": _call,
-    "join": _join,
-    "merge": _merge,
-    "write_to": _write_to,
-    "rebatch": _rebatch_out_of_place,
-}
 
 
 # -- entry points -----------------------------------------------------------------------------
@@ -497,7 +461,7 @@ def generate(
     batch_kwargs=None,
     endless=False,
 ):
-    """Yield the pipeline's processed batches (see `gen_batch`)."""
+    """Yield the pipeline's processed batches (see `Pipeline.gen_batch`)."""
     if n_epochs is not None and n_iters is not None:
         raise ValueError("give n_epochs or n_iters, not both")
     run = _Run(
@@ -520,6 +484,5 @@ def generate(
 
 
 def run_pipeline(pipeline, **arguments) -> None:
-    """Run the pipeline to the end, keeping no batch (see `run`)."""
-    for _ in generate(pipeline, **arguments):
-        pass
+    """Run the pipeline to the end, keeping no batch (see `Pipeline.run`)."""
+    deque(generate(pipeline, **arguments), maxlen=0)

@@ -24,7 +24,12 @@ from ._parallel import _check_n_workers, _resolve_per_item, run_with_progress
 from .errors import ParallelError
 from .executors import check_target, get_executor
 
-__all__ = ["ApplyParallelMethod", "apply_parallel", "apply_to_batch"]
+__all__ = ["CONTROL_KEYWORDS", "ApplyParallelMethod", "apply_parallel", "apply_to_batch"]
+
+#: the keywords apply_parallel takes for itself; all others go to the per-item function
+CONTROL_KEYWORDS = frozenset(
+    {"src", "dst", "target", "n_workers", "init", "post", "requires_rng", "seed", "p"}
+)
 
 
 def _as_column(values: list):
@@ -59,10 +64,17 @@ def _item_rngs(batch, n_items: int, seed) -> list:
     ]
 
 
-def _item_mask(batch, n_items: int, p) -> list | None:
-    if p is None:
-        return None
-    rng = getattr(batch, "random", None) or np.random.default_rng()
+class _Mask(list):
+    """Which items to apply to, drawn once for all the components of a list ``src``."""
+
+
+def _item_mask(batch, n_items: int, p, seed=None) -> list | None:
+    if p is None or isinstance(p, _Mask):
+        return p
+    if seed is not None:
+        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(4,)))
+    else:
+        rng = getattr(batch, "random", None) or np.random.default_rng()
     return (rng.random(n_items) < p).tolist()
 
 
@@ -113,6 +125,9 @@ def apply_to_batch(
         dst = src if dst is None else dst
         if not isinstance(dst, list) or len(dst) != len(src):
             raise ValueError(f"a list src needs a list dst of the same length (got src={src}, dst={dst})")
+        if p is not None and not isinstance(p, _Mask):
+            # one draw for all the components: an image and its mask get the same choice
+            p = _Mask(_item_mask(batch, len(_entries(batch, src[0])), p, seed))
         for one_src, one_dst in zip(src, dst, strict=True):
             apply_to_batch(
                 batch,
@@ -141,7 +156,7 @@ def apply_to_batch(
             )
     if requires_rng:
         per_item["rng"] = _item_rngs(batch, len(entries), seed)
-    mask = _item_mask(batch, len(entries), p)
+    mask = _item_mask(batch, len(entries), p, seed)
     if mask is not None:
         per_item["_apply"] = mask
         func = _Masked(func)
@@ -153,8 +168,13 @@ def apply_to_batch(
     if outcomes.failed:
         errors = [outcomes.values[i] for i in outcomes.failed]
         name = getattr(func, "__qualname__", repr(func))
+        indices = getattr(batch, "indices", None)
+        by_position = indices is not None and len(indices) == len(entries)
         for i in outcomes.failed:
-            outcomes.values[i].add_note(f"batchkit: item {i} of apply_parallel({name}) on src={src!r}")
+            where = f"item {i}" + (
+                f" (index value {np.asarray(indices)[i].tolist()!r:.60})" if by_position else ""
+            )
+            outcomes.values[i].add_note(f"batchkit: {where} of apply_parallel({name}) on src={src!r}")
         raise ParallelError(
             f"{len(errors)} of {len(outcomes)} items failed in apply_parallel({name}) "
             f"(target={getattr(target, 'name', target)!r})",

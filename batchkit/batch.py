@@ -394,11 +394,11 @@ class Batch:
     def apply_parallel(
         self,
         func,
+        *args,
         init=None,
         post=None,
         src=None,
         dst=None,
-        *args,
         target="threads",
         requires_rng=False,
         **kwargs,
@@ -409,6 +409,8 @@ class Batch:
         ----------
         func : callable
             Handles one item and returns its result.
+        *args
+            Passed to ``func`` after the item (batchflow bound them to ``init``: not here).
         init : callable or iterable, optional
             The items, instead of reading them from ``src``.
         post : str or callable, optional

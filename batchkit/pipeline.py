@@ -62,11 +62,14 @@ def _is_action(attribute) -> bool:
 def _accepted_keywords(attribute):
     """The keyword names an action accepts, or None when it accepts any."""
     from ._parallel import RESERVED, ParallelMethod
+    from .apply import CONTROL_KEYWORDS, ApplyParallelMethod
 
     fn, reserved = attribute, set()
     for _ in range(8):  # through @action, @inbatch_parallel and @mjit to the user's function
         if isinstance(fn, ParallelMethod):
             reserved |= RESERVED
+        elif isinstance(fn, ApplyParallelMethod):
+            reserved |= CONTROL_KEYWORDS
         inner = getattr(fn, "__wrapped__", None) or getattr(fn, "_fn", None) or getattr(fn, "py_func", None)
         if inner is None or inner is fn:
             break
@@ -351,7 +354,7 @@ class Pipeline:
     def __add__(self, other: Pipeline) -> Pipeline:
         if not isinstance(other, Pipeline):
             return NotImplemented
-        return Pipeline(
+        combined = Pipeline(
             self._dataset if self._dataset is not None else other._dataset,
             {**self.config, **other.config},
             batch_class=self._batch_class or other._batch_class,
@@ -360,6 +363,8 @@ class Pipeline:
             _before=self._before + other._before,
             _after=self._after + other._after,
         )
+        combined._check_all()  # the steps of either side, against the batch class now known
+        return combined
 
     def __lshift__(self, other) -> Pipeline:
         if isinstance(other, dict):
@@ -383,7 +388,8 @@ class Pipeline:
     def _wrapped(self, **options) -> Pipeline:
         inner = Pipeline(self._dataset, self.config, batch_class=self._batch_class, _actions=self._actions)
         action = Action("pipeline", kind="pipeline", pipeline=inner)
-        return self._evolve(actions=(replace(action, **options),), before=(), after=())
+        # the hooks stay on the outer pipeline: they run once per run, not once per repeat
+        return self._evolve(actions=(replace(action, **options),))
 
     def _check_all(self) -> None:
         """Check every recorded batch action against the batch class (now that it is known)."""
@@ -540,7 +546,7 @@ class Pipeline:
         Without ``n_epochs`` and ``n_iters``, batches keep coming, epoch after epoch. Raises
         ``StopIteration`` when the iteration asked for is over.
         """
-        from ._run import generate
+        from ._run import Failed, generate
 
         arguments = dict(
             batch_size=batch_size,
@@ -561,8 +567,14 @@ class Pipeline:
         endless = arguments["n_epochs"] is None and arguments["n_iters"] is None
         key = repr(sorted(arguments.items()))
         if self._next_state is None or self._next_state[0] != key:
-            self._next_state = (key, generate(self, endless=endless, **arguments))
-        return next(self._next_state[1])
+            # failed batches come out as values, so that the iteration goes on after one
+            raising = arguments["on_error"] == "raise"
+            options = {**arguments, "on_error": "yield" if raising else arguments["on_error"]}
+            self._next_state = (key, generate(self, endless=endless, **options))
+        batch = next(self._next_state[1])
+        if isinstance(batch, Failed):
+            raise batch.error
+        return batch
 
     def reset(self, *what) -> Pipeline:
         """Reset ``"iter"`` (the default: ``next_batch`` starts anew), ``"variables"`` or ``"all"``."""

@@ -53,6 +53,11 @@ class Variables:
         self._values = {name: copy.deepcopy(value) for name, value in self._defaults.items()}
         self._lock = threading.RLock()
 
+    @property
+    def lock(self) -> threading.RLock:
+        """The lock every read-modify-write holds; hold it to make several steps one."""
+        return self._lock
+
     def declare(self, name: str, default=None) -> None:
         if not isinstance(name, str) or not name:
             raise TypeError(f"a variable name must be a non-empty str (got {name!r})")

@@ -5,6 +5,7 @@ Everything is importable by name, so the ``mpc`` target can pickle it by referen
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 
@@ -46,6 +47,26 @@ def strict_one_arg(x):
 def draw(x, rng):
     """One random draw per item, from the item's own generator."""
     return float(rng.random())
+
+
+def draw_scaled(x, rng, scale=1.0):
+    """One random draw per item, times ``scale`` (a worker that takes a keyword besides ``rng``)."""
+    return float(rng.random()) * scale
+
+
+def double_or_keep(x, factor=2):
+    return x * factor
+
+
+def meet_and_double(x, barrier):
+    """Double ``x`` once ``barrier.parties`` items are running at the same time (10 s at most)."""
+    barrier.wait(10)
+    return x * 2
+
+
+def ragged(x):
+    """A list of ``x`` ones: results of different lengths."""
+    return [1] * int(x)
 
 
 def fail_on_three(x):
@@ -150,10 +171,8 @@ class Numbers(Batch):
     @action
     def meet(self, barrier):
         """Wait until ``barrier.parties`` batches are here (at most 10 s; a broken barrier is ignored)."""
-        try:
+        with contextlib.suppress(threading.BrokenBarrierError):
             barrier.wait(10)
-        except threading.BrokenBarrierError:
-            pass
         return self
 
     @action

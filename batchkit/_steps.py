@@ -1,0 +1,146 @@
+"""Executing one recorded action on one batch: batch methods, built-ins, sub-pipelines.
+
+``run`` below is the `batchkit._run._Run` of the current run (its pipeline, lock, writers,
+batch size); ``context`` holds what one batch's steps hand to the next (batches pulled by
+``join``).
+"""
+
+from __future__ import annotations
+
+from .errors import PipelineError
+from .named import eval_expr
+
+__all__ = ["execute"]
+
+
+def _evaluate(value, batch, pipeline):
+    return eval_expr(value, batch=batch, pipeline=pipeline)
+
+
+def execute(run, action, batch, context: dict):
+    """Run ``action`` on ``batch``; return the batch for the next step."""
+    pipeline = run.pipeline
+    if action.kind == "pipeline":
+        if action.probability is not None:
+            probability = _evaluate(action.probability, batch, pipeline)
+            if batch.random.random() >= probability:
+                return batch
+        for _ in range(action.repeat):
+            for inner in action.pipeline.actions:
+                batch = execute(run, inner, batch, context)
+        return batch
+    if action.kind == "builtin":
+        return _BUILTINS[action.name](run, action, batch, context)
+    method = getattr(batch, action.name)
+    no_eval = set(getattr(method, "action", {}).get("no_eval", ()))
+    args = _evaluate(action.args, batch, pipeline)
+    kwargs = {k: (v if k in no_eval else _evaluate(v, batch, pipeline)) for k, v in action.kwargs.items()}
+    joined = context.pop("joined", ())
+    result = method(*joined, *args, **kwargs)
+    return batch if result is None else result
+
+
+def _update(run, action, batch, context):
+    expr, value = action.args
+    mode = action.kwargs.get("mode")  # None: the expression's own mode (V("x", mode="a"))
+    if not (hasattr(expr, "set") or isinstance(expr, str)):
+        raise TypeError(f"update needs a named expression such as V('name') or B('name') (got {expr!r})")
+    # Reading and writing under the variables' lock makes update(V("n"), V("n") + 1) safe when
+    # prefetched batches update at once.
+    with run.pipeline._variables.lock:
+        value = _evaluate(value, batch, run.pipeline)
+        if isinstance(expr, str):
+            run.pipeline.set_variable(expr, value, mode or "w")
+        else:
+            expr.set(value, batch=batch, pipeline=run.pipeline, mode=mode)
+    return batch
+
+
+def _call(run, action, batch, context):
+    fn, *args = action.args
+    kwargs = dict(action.kwargs)
+    save_to = kwargs.pop("save_to", None)
+    args = _evaluate(tuple(args), batch, run.pipeline)
+    kwargs = _evaluate(kwargs, batch, run.pipeline)
+    if isinstance(fn, str):
+        result = getattr(batch, fn)(*args, **kwargs)
+    elif batch is None:  # a before/after hook: there is no batch
+        result = fn(*args, **kwargs)
+    else:
+        result = fn(batch, *args, **kwargs)
+    if save_to is not None:
+        if not hasattr(save_to, "set"):
+            raise TypeError(f"save_to needs a named expression such as V('name') (got {save_to!r})")
+        save_to.set(result, batch=batch, pipeline=run.pipeline)
+    return batch
+
+
+def _pull(run, other):
+    """The next batch of another pipeline, for join and merge, cut like the run's own batches."""
+    if other._lazy_run is not None:
+        return other.next_batch()
+    order = dict(run.order)
+    order.pop("shuffle")  # the other pipeline keeps its own order
+    if not run.endless and order["n_epochs"] is None and order["n_iters"] is None:
+        order["n_epochs"] = 1  # as long as the run: one epoch, with the same short last batch
+    return other.next_batch(run.batch_size, **order)
+
+
+def _join(run, action, batch, context):
+    context["joined"] = tuple(_pull(run, other) for other in action.args)
+    return batch
+
+
+def _merge(run, action, batch, context):
+    others = [_pull(run, other) for other in action.args]
+    fn = action.kwargs.get("fn")
+    if fn is not None:
+        return fn([batch, *others])
+    from .batch import merge_batches
+
+    merged, _ = merge_batches(
+        [batch, *others], None, action.kwargs.get("components"), action.kwargs.get("batch_class")
+    )
+    for name in ("pipeline", "iteration", "n_iterations", "random_seed", "random"):
+        setattr(merged, name, getattr(batch, name, None))
+    return merged
+
+
+def write(run, action, batch) -> None:
+    """Write ``batch`` with the run's writer for this ``write_to`` step (made on first use)."""
+    from .store import BatchWriter
+
+    key = id(action)
+    writer = run.writers.get(key)
+    if writer is None:
+        with run.lock:
+            writer = run.writers.get(key)
+            if writer is None:
+                (path,) = action.args
+                writer = run.writers[key] = BatchWriter(
+                    path,
+                    action.kwargs.get("components"),
+                    mode=action.kwargs.get("mode", "new"),
+                    run_id=action.kwargs.get("run_id") or run.run_id,
+                )
+    writer.write(batch)
+
+
+def _write_to(run, action, batch, context):
+    write(run, action, batch)
+    return batch
+
+
+def _stage_only(run, action, batch, context):
+    raise PipelineError(f"{action.name} cannot run inside a repeated or probabilistic sub-pipeline")
+
+
+_BUILTINS = {
+    "update": _update,
+    "save_to": _update,
+    "call": _call,
+    "join": _join,
+    "merge": _merge,
+    "write_to": _write_to,
+    "rebatch": _stage_only,
+}
