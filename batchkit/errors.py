@@ -31,6 +31,10 @@ class SkipBatch(Exception):
     """Raise inside an action to drop the current batch on purpose (not counted as a failure)."""
 
 
+#: batchflow's name for `SkipBatch`
+SkipBatchException = SkipBatch
+
+
 class StopPipeline(Exception):
     """Raise inside an action to end the run after the batches already done."""
 

@@ -9,6 +9,7 @@ exception that cannot be pickled fails its own item only.
 from __future__ import annotations
 
 import contextlib
+import os
 import pickle
 import threading
 import time
@@ -25,11 +26,11 @@ __all__ = ["ProcessExecutor"]
 
 #: at most this many chunks per worker process: enough for a fast worker to take over from a
 #: slow one; each chunk costs a pipe round trip (~0.1-0.3 ms)
-MAX_CHUNKS_PER_WORKER = 4
+MAX_CHUNKS_PER_WORKER = 8
 #: chunks per worker while a function's item time is unknown
 FIRST_CHUNKS_PER_WORKER = 2
 #: once item times are known, a chunk holds at least this much work
-MIN_CHUNK_SECONDS = 5e-3
+MIN_CHUNK_SECONDS = 2e-3
 
 # Set in worker processes: an mpc action called from an item runs inline there instead of
 # starting a pool inside the pool.
@@ -105,6 +106,21 @@ def _run_chunk(fn_blob: bytes, calls_blob: bytes):
     for i in failures:
         outcomes.values[i] = None
     return _dump_values(outcomes.values, failures), failures, elapsed
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """Worker initializer: end this worker soon after the process that started it is gone.
+
+    Without it, a caller killed hard (SIGKILL, OOM) would leave its workers running their items
+    and then idling for the pool's timeout. Polling the parent's pid costs nothing measurable.
+    """
+
+    def watch():
+        while os.getppid() == parent_pid:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="batchkit-parent-watch", daemon=True).start()
 
 
 def _dump_function(fn) -> bytes:
@@ -207,7 +223,12 @@ class ProcessExecutor(Executor):
                     with contextlib.suppress(ShutdownExecutorError):
                         executor.shutdown(wait=False)
                 # Idle workers exit after 5 minutes; the pool starts new ones when work comes.
-                self._executor = ProcessPoolExecutor(max_workers=self._size, timeout=300)
+                self._executor = ProcessPoolExecutor(
+                    max_workers=self._size,
+                    timeout=300,
+                    initializer=_exit_with_parent,
+                    initargs=(os.getpid(),),
+                )
             return self._executor
 
     def run(self, fn, calls: Calls, n_workers: int | None = None) -> Outcomes:

@@ -1,0 +1,65 @@
+"""A batchflow user's imports work after replacing ``batchflow`` by ``batchkit``."""
+
+import importlib
+
+import pytest
+
+BATCHFLOW_IMPORTS = [
+    (
+        "batchkit",
+        [
+            "Batch",
+            "Dataset",
+            "DatasetIndex",
+            "FilesIndex",
+            "Pipeline",
+            "action",
+            "inbatch_parallel",
+            "any_action_failed",
+            "mjit",
+            "apply_parallel",
+            "B",
+            "V",
+            "C",
+            "F",
+            "R",
+            "P",
+            "PP",
+            "W",
+            "I",
+            "D",
+            "SkipBatchException",
+        ],
+    ),
+    (
+        "batchkit.decorators",
+        ["action", "inbatch_parallel", "parallel", "any_action_failed", "mjit", "apply_parallel"],
+    ),
+    (
+        "batchkit.named_expr",
+        ["B", "V", "C", "F", "R", "P", "PP", "W", "I", "D", "NamedExpression", "eval_expr"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("module", "names"), BATCHFLOW_IMPORTS, ids=[m for m, _ in BATCHFLOW_IMPORTS])
+def test_batchflow_import_paths_resolve(module, names):
+    """Each name batchflow users import from this module path can be imported from batchkit's."""
+    imported = importlib.import_module(module)
+    assert [name for name in names if not hasattr(imported, name)] == []
+
+
+def test_decorators_module_holds_the_same_objects():
+    """The compatibility module re-exports the very same decorators, not copies."""
+    import batchkit
+    import batchkit.decorators
+
+    assert batchkit.decorators.inbatch_parallel is batchkit.inbatch_parallel
+    assert batchkit.decorators.mjit is batchkit.mjit
+
+
+def test_skip_batch_exception_is_skip_batch():
+    """batchflow's SkipBatchException is batchkit's SkipBatch."""
+    import batchkit
+
+    assert batchkit.SkipBatchException is batchkit.SkipBatch
