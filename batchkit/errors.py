@@ -31,8 +31,8 @@ class SkipBatch(Exception):
     """Raise inside an action to drop the current batch on purpose (not counted as a failure)."""
 
 
-#: batchflow's name for `SkipBatch`
-SkipBatchException = SkipBatch
+class SkipBatchException(SkipBatch):
+    """batchflow's name for `SkipBatch`: raising it drops the batch the same way."""
 
 
 class StopPipeline(Exception):
