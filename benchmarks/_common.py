@@ -1,7 +1,7 @@
 """Shared benchmark machinery: interleaved rounds, medians, per-round ratios, a CPU probe.
 
 All cases of one table run interleaved in one process (round 1 runs every case once, then
-round 2, ...), so drift in the machine's speed hits every case alike. Cases shorter than
+round 2 in reverse order, ...), so drift in the machine's speed hits every case alike. Cases shorter than
 ``min_sample`` seconds are repeated within a sample, timeit-style.
 """
 
@@ -82,8 +82,10 @@ def run_interleaved(
         once = _sample(fn, 1)
         repeats[name] = max(1, int(min_sample / max(once, 1e-9)))
     samples = {name: [] for name in cases}
-    for _ in range(rounds):
-        for name, fn in cases.items():
+    order = list(cases.items())
+    for round_number in range(rounds):
+        # every other round in reverse order: no case always runs right after the same one
+        for name, fn in order if round_number % 2 == 0 else order[::-1]:
             samples[name].append(_sample(fn, repeats[name]))
     return samples
 

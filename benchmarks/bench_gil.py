@@ -51,7 +51,7 @@ def calibrate(target_seconds=0.005) -> int:
         loops *= 2
 
 
-def main(rounds: int = 7) -> int:
+def main(rounds: int = 11) -> int:
     loops = calibrate()
     print(f"# GIL-bound items: {N_ITEMS} x ~5 ms of pure Python\n\n{machine()}\n")
     print(f"CPU probe (2 threads vs 1, ideal 2.0): {cpu_probe():.2f}; loops per item: {loops}\n")

@@ -14,26 +14,70 @@ __all__ = ["AsyncExecutor"]
 
 
 async def _run_all(fn, calls: Calls, outcomes: Outcomes, n_workers: int | None) -> None:
-    limit = asyncio.Semaphore(n_workers) if n_workers else None
-
-    async def one(position: int) -> None:
+    """Start every call, await what they return, and store each outcome in its slot."""
+    if n_workers:
+        await _run_limited(fn, calls, outcomes, n_workers)
+        return
+    loop = asyncio.get_running_loop()
+    tasks = {}
+    for position in range(len(calls)):
         try:
             args, kwargs = calls.bind(position)
             value = fn(*args, **kwargs)
-            if inspect.isawaitable(value):
-                value = await value
-            outcomes.values[position] = value
         except Exception as exc:
             outcomes.fail(position, exc)
-        if calls.progress is not None:
-            calls.progress(1)
+            _report(calls)
+            continue
+        if inspect.iscoroutine(value) or inspect.isawaitable(value):
+            # A task per awaitable (not a wrapper coroutine per item): the cheapest way to run
+            # them concurrently and still tell a raised exception from a returned one.
+            tasks[position] = asyncio.ensure_future(value, loop=loop)
+        else:
+            outcomes.values[position] = value
+            _report(calls)
+    if not tasks:
+        return
+    if calls.progress is not None:
+        for task in tasks.values():
+            task.add_done_callback(lambda _task: calls.progress(1))
+    try:
+        await asyncio.wait(tasks.values())
+    except BaseException:  # cancelled (Ctrl-C in the caller): cancel what still runs
+        for task in tasks.values():
+            task.cancel()
+        raise
+    for position, task in tasks.items():
+        error = task.exception()  # raises CancelledError if the task was cancelled: propagate
+        if error is None:
+            outcomes.values[position] = task.result()
+        elif isinstance(error, Exception):
+            outcomes.fail(position, error)
+        else:
+            raise error
 
-    async def limited(position: int) -> None:
+
+def _report(calls: Calls) -> None:
+    if calls.progress is not None:
+        calls.progress(1)
+
+
+async def _run_limited(fn, calls: Calls, outcomes: Outcomes, n_workers: int) -> None:
+    """As `_run_all`, with at most ``n_workers`` calls running at once."""
+    limit = asyncio.Semaphore(n_workers)
+
+    async def one(position: int) -> None:
         async with limit:
-            await one(position)
+            try:
+                args, kwargs = calls.bind(position)
+                value = fn(*args, **kwargs)
+                if inspect.isawaitable(value):
+                    value = await value
+                outcomes.values[position] = value
+            except Exception as exc:
+                outcomes.fail(position, exc)
+        _report(calls)
 
-    step = one if limit is None else limited
-    await asyncio.gather(*(step(i) for i in range(len(calls))))
+    await asyncio.gather(*(one(i) for i in range(len(calls))))
 
 
 class AsyncExecutor(Executor):
