@@ -461,20 +461,7 @@ class Pipeline:
         """
         from ._run import run_pipeline
 
-        arguments = dict(
-            batch_size=batch_size,
-            n_epochs=n_epochs,
-            n_iters=n_iters,
-            shuffle=shuffle,
-            drop_last=drop_last,
-            prefetch=prefetch,
-            bar=bar,
-            on_batch=on_batch,
-            on_error=on_error,
-            log_file=log_file,
-            seed=seed,
-            batch_kwargs=batch_kwargs,
-        )
+        arguments = _run_arguments(locals())
         if lazy:
             self._lazy_run = arguments
             return self
@@ -512,20 +499,7 @@ class Pipeline:
         """Yield each batch after it went through the pipeline (arguments as in `run`)."""
         from ._run import generate
 
-        arguments = dict(
-            batch_size=batch_size,
-            n_epochs=n_epochs,
-            n_iters=n_iters,
-            shuffle=shuffle,
-            drop_last=drop_last,
-            prefetch=prefetch,
-            bar=bar,
-            on_batch=on_batch,
-            on_error=on_error,
-            log_file=log_file,
-            seed=seed,
-            batch_kwargs=batch_kwargs,
-        )
+        arguments = _run_arguments(locals())
         return generate(self, **self._stored_or(arguments))
 
     def next_batch(
@@ -548,20 +522,7 @@ class Pipeline:
         """
         from ._run import Failed, generate
 
-        arguments = dict(
-            batch_size=batch_size,
-            n_epochs=n_epochs,
-            n_iters=n_iters,
-            shuffle=shuffle,
-            drop_last=drop_last,
-            prefetch=prefetch,
-            bar=False,
-            on_batch=None,
-            on_error=on_error,
-            log_file=None,
-            seed=seed,
-            batch_kwargs=batch_kwargs,
-        )
+        arguments = _run_arguments({**locals(), "bar": False, "on_batch": None, "log_file": None})
         arguments = self._stored_or(arguments)
         arguments.update(bar=False, on_batch=None)
         endless = arguments["n_epochs"] is None and arguments["n_iters"] is None
@@ -587,6 +548,27 @@ class Pipeline:
         if what & {"variables", "all"}:
             self._variables.reset()
         return self
+
+
+_RUN_KEYS = (
+    "batch_size",
+    "n_epochs",
+    "n_iters",
+    "shuffle",
+    "drop_last",
+    "prefetch",
+    "bar",
+    "on_batch",
+    "on_error",
+    "log_file",
+    "seed",
+    "batch_kwargs",
+)
+
+
+def _run_arguments(namespace: dict) -> dict:
+    """The run arguments among a method's ``locals()``."""
+    return {key: namespace[key] for key in _RUN_KEYS}
 
 
 def _check_pipelines(pipelines, what: str) -> None:
