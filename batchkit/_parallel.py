@@ -340,22 +340,8 @@ def inbatch_parallel(*args, init=None, post=None, target=None, n_workers=None, *
     >>> batch.square().values.ravel().tolist()
     [0.0, 1.0, 4.0, 9.0]
     """
-    if args:
-        raise TypeError(
-            "inbatch_parallel takes keyword arguments only, e.g. "
-            "@inbatch_parallel(init='indices', post='_post', target='threads')"
-        )
-    if target is not None:
-        check_target(target)
-    return functools.partial(
-        ParallelMethod,
-        init=init,
-        post=post,
-        target=target,
-        extras=extras,
-        bind_self=True,
-        n_workers=n_workers,
-    )
+    example = "@inbatch_parallel(init='indices', post='_post', target='threads')"
+    return _decorator(args, example, init, post, target, n_workers, extras, bind_self=True)
 
 
 def parallel(*args, init=None, post=None, target=None, n_workers=None, **extras):
@@ -374,8 +360,15 @@ def parallel(*args, init=None, post=None, target=None, n_workers=None, **extras)
     >>> double(3)
     [0, 2, 4]
     """
+    example = "@parallel(init=..., post=...)"
+    return _decorator(args, example, init, post, target, n_workers, extras, bind_self=False)
+
+
+def _decorator(args, example, init, post, target, n_workers, extras, *, bind_self):
+    """The decorator both `inbatch_parallel` and `parallel` return, after their checks."""
     if args:
-        raise TypeError("parallel takes keyword arguments only, e.g. @parallel(init=..., post=...)")
+        name = example[1 : example.index("(")]
+        raise TypeError(f"{name} takes keyword arguments only, e.g. {example}")
     if target is not None:
         check_target(target)
     return functools.partial(
@@ -384,6 +377,6 @@ def parallel(*args, init=None, post=None, target=None, n_workers=None, **extras)
         post=post,
         target=target,
         extras=extras,
-        bind_self=False,
+        bind_self=bind_self,
         n_workers=n_workers,
     )

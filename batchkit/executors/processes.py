@@ -51,6 +51,13 @@ def _dumps(obj) -> bytes:
         return _cloudpickle().dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
 
 
+def _dumps_or_none(obj) -> bytes | None:
+    try:
+        return _dumps(obj)
+    except Exception:  # the caller then finds the culprit item by item
+        return None
+
+
 def _portable_error(exc: BaseException) -> tuple[BaseException, str]:
     """The exception (or a stand-in that pickles) and its traceback text, ready to send back."""
     text = "".join(traceback.format_exception(exc))
@@ -66,10 +73,9 @@ def _portable_error(exc: BaseException) -> tuple[BaseException, str]:
 
 def _dump_values(values: list, failures: dict) -> bytes:
     """Pickle the chunk's values; a value that does not pickle fails its own item."""
-    try:
-        return _dumps(values)
-    except Exception:
-        pass
+    blob = _dumps_or_none(values)
+    if blob is not None:
+        return blob
     for i, value in enumerate(values):
         try:
             _dumps(value)
@@ -145,10 +151,9 @@ class _Chunk:
 
 def _pack_chunk(calls: Calls, lo: int, hi: int, outcomes: Outcomes) -> _Chunk | None:
     """Pickle calls ``lo..hi``; an entry that does not pickle fails its own item only."""
-    try:
-        return _Chunk(list(range(lo, hi)), _dumps(calls.slice(lo, hi)))
-    except Exception:
-        pass
+    blob = _dumps_or_none(calls.slice(lo, hi))
+    if blob is not None:
+        return _Chunk(list(range(lo, hi)), blob)
     good = []
     for i in range(lo, hi):
         try:
