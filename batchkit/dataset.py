@@ -7,8 +7,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ._iteration import IterationPlan, _BatchCursor, _check_reset_what, _is_shuffled
 from .batch import Batch
-from .index import DatasetIndex, IterationPlan, _BatchCursor, _check_reset_what, _is_shuffled
+from .index import DatasetIndex
 from .rng import make_rng
 
 __all__ = ["Dataset"]
