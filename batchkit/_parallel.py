@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import numbers
 import reprlib
 import types
 
@@ -16,13 +15,14 @@ import numpy as np
 
 from ._calls import MIXED, SINGLE, Calls, Outcomes
 from .errors import ParallelError
-from .executors import check_target, get_executor, runs_worker_function
+from .executors import RunOptions, check_target, get_executor, runs_worker_function
 from .progress import item_counter
 
 __all__ = ["RESERVED", "ParallelMethod", "any_action_failed", "inbatch_parallel", "parallel"]
 
-#: call keywords that steer the fan-out; never passed to init, post or the method
-RESERVED = frozenset({"target", "n_workers"})
+#: call keywords that steer the fan-out (the target, and every `RunOptions` setting);
+#: never passed to init, post or the method
+RESERVED = frozenset({"target"}) | RunOptions.names()
 #: init names whose entries are each one positional argument, whatever their type
 STANDARD_INITS = frozenset({"indices", "items"})
 
@@ -36,6 +36,7 @@ def _make_short_repr() -> reprlib.Repr:
 
 
 _short = _make_short_repr()
+_OPTIONS = RunOptions.names()
 
 
 def any_action_failed(results) -> bool:
@@ -57,14 +58,6 @@ def _plain_function(fn):
     return inspect.unwrap(fn) if callable(fn) else fn
 
 
-def _check_n_workers(n_workers):
-    if n_workers is None:
-        return None
-    if isinstance(n_workers, bool) or not isinstance(n_workers, numbers.Integral) or n_workers < 1:
-        raise ValueError(f"'n_workers' must be a positive int or None (got {n_workers!r})")
-    return int(n_workers)
-
-
 class ParallelMethod:
     """A method (or function) fanned out over init's entries; made by `inbatch_parallel`.
 
@@ -72,7 +65,7 @@ class ParallelMethod:
     ``post``. It is a descriptor: looked up on an instance, it binds like a method.
     """
 
-    def __init__(self, fn, *, init, post, target, extras, bind_self, n_workers=None):
+    def __init__(self, fn, *, init, post, target, extras, bind_self, options=None):
         if init is None:
             raise TypeError("init is required: a method name, a callable or an iterable of entries")
         functools.update_wrapper(self, fn)
@@ -81,7 +74,7 @@ class ParallelMethod:
         self.post = post
         self.extras = dict(extras)
         self.bind_self = bind_self
-        self.n_workers = _check_n_workers(n_workers)
+        self.options = options or RunOptions()
         plain = _plain_function(fn)
         self._check_signature(plain)
         self.is_coroutine = inspect.iscoroutinefunction(plain)
@@ -140,8 +133,7 @@ class ParallelMethod:
             instance = None
         target = kwargs.pop("target", None)
         target = self.target if target is None else self._check_target(check_target(target))
-        n_workers = kwargs.pop("n_workers", None)
-        n_workers = self.n_workers if n_workers is None else _check_n_workers(n_workers)
+        options = self.options.updated(**{name: kwargs.pop(name) for name in _OPTIONS if name in kwargs})
         args, kwargs, per_item = _resolve_per_item(instance, args, kwargs)
         full_kwargs = {**self.extras, **kwargs} if self.extras else kwargs
         entries, shape = self._entries(instance, args, full_kwargs)
@@ -149,11 +141,11 @@ class ParallelMethod:
             _check_per_item(per_item, len(entries), self.__qualname__)
         executor = get_executor("async" if self.is_coroutine else target)
         if self.is_coroutine and target == "for":
-            n_workers = 1
+            options = options.updated(n_workers=1)
         if entries:
             fn = self._callable(instance, executor, args, kwargs)
             calls = Calls(entries, shape, args, kwargs, per_item)
-            outcomes = run_with_progress(executor, fn, calls, n_workers, self.__qualname__)
+            outcomes = run_with_progress(executor, fn, calls, options, self.__qualname__)
         else:  # nothing to run: not even the worker-function method is called
             outcomes = Outcomes(0)
         if outcomes.failed:
@@ -231,14 +223,14 @@ class ParallelMethod:
         return instance if self.bind_self else outcomes.values
 
 
-def run_with_progress(executor, fn, calls: Calls, n_workers, desc: str) -> Outcomes:
+def run_with_progress(executor, fn, calls: Calls, options: RunOptions, desc: str) -> Outcomes:
     """``executor.run``, with a per-item bar when one was asked for (see `item_progress`)."""
     counter = item_counter(len(calls), desc)
     if counter is None:
-        return executor.run(fn, calls, n_workers)
+        return executor.run(fn, calls, options)
     calls.progress = counter
     try:
-        return executor.run(fn, calls, n_workers)
+        return executor.run(fn, calls, options)
     finally:
         counter.close()
 
@@ -371,6 +363,8 @@ def _decorator(args, example, init, post, target, n_workers, extras, *, bind_sel
         raise TypeError(f"{name} takes keyword arguments only, e.g. {example}")
     if target is not None:
         check_target(target)
+    # settings named like a RunOptions field are options, not extras for init and post
+    options = RunOptions(n_workers=n_workers, **{name: extras.pop(name) for name in _OPTIONS & set(extras)})
     return functools.partial(
         ParallelMethod,
         init=init,
@@ -378,5 +372,5 @@ def _decorator(args, example, init, post, target, n_workers, extras, *, bind_sel
         target=target,
         extras=extras,
         bind_self=bind_self,
-        n_workers=n_workers,
+        options=options,
     )

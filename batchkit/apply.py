@@ -20,9 +20,9 @@ import types
 import numpy as np
 
 from ._calls import SINGLE, Calls
-from ._parallel import _check_n_workers, _resolve_per_item, run_with_progress
+from ._parallel import _resolve_per_item, run_with_progress
 from .errors import ParallelError
-from .executors import check_target, get_executor
+from .executors import RunOptions, check_target, get_executor
 
 __all__ = ["CONTROL_KEYWORDS", "ApplyParallelMethod", "apply_parallel", "apply_to_batch"]
 
@@ -118,7 +118,7 @@ def apply_to_batch(
     See `apply_parallel`.
     """
     check_target(target)
-    n_workers = _check_n_workers(n_workers)
+    options = RunOptions(n_workers=n_workers)
     if src is None and init is None:
         raise TypeError("apply_parallel needs src= (a component name, a list or a tuple of them) or init=")
     if isinstance(src, list):
@@ -161,7 +161,7 @@ def apply_to_batch(
         per_item["_apply"] = mask
         func = _Masked(func)
     calls = Calls(entries, SINGLE, args, kwargs, per_item)
-    outcomes = run_with_progress(get_executor(target), func, calls, n_workers, f"apply_parallel(src={src!r})")
+    outcomes = run_with_progress(get_executor(target), func, calls, options, f"apply_parallel(src={src!r})")
     if post is not None:
         post_fn = getattr(batch, post) if isinstance(post, str) else post
         return post_fn(outcomes.values, *args, src=src, dst=dst, **kwargs)

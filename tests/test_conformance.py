@@ -270,9 +270,9 @@ def test_per_call_target_overrides_decorator(target, monkeypatch):
     used = []
     original = executor.run
 
-    def spy(fn, calls, n_workers=None):
+    def spy(fn, calls, options):
         used.append(executor.name)
-        return original(fn, calls, n_workers)
+        return original(fn, calls, options)
 
     monkeypatch.setattr(executor, "run", spy)
     action = parallel(init=lambda: [1, 2], target="for" if target != "for" else "threads")(helpers.square)
@@ -285,9 +285,9 @@ def test_per_call_n_workers_reaches_executor(target, monkeypatch):
     asked = []
     original = executor.run
 
-    def spy(fn, calls, n_workers=None):
-        asked.append(n_workers)
-        return original(fn, calls, n_workers)
+    def spy(fn, calls, options):
+        asked.append(options.n_workers)
+        return original(fn, calls, options)
 
     monkeypatch.setattr(executor, "run", spy)
     parallel(init=lambda: [1, 2], target=target)(helpers.square)(n_workers=2)

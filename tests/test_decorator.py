@@ -30,9 +30,9 @@ def spy_on(monkeypatch, target):
     runs = []
     original = executor.run
 
-    def run(fn, calls, n_workers=None):
-        runs.append((executor.name, n_workers))
-        return original(fn, calls, n_workers)
+    def run(fn, calls, options):
+        runs.append((executor.name, options.n_workers))
+        return original(fn, calls, options)
 
     monkeypatch.setattr(executor, "run", run)
     return runs
@@ -53,9 +53,9 @@ class Recording(Executor):
     def __init__(self):
         self.runs = 0
 
-    def run(self, fn, calls, n_workers=None):
+    def run(self, fn, calls, options):
         self.runs += 1
-        return get_executor("for").run(fn, calls, n_workers)
+        return get_executor("for").run(fn, calls, options)
 
 
 # -- keyword-only decorator, targets ---------------------------------------------------------

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from .._calls import Calls, Outcomes
 from ..errors import TargetError
-from ._base import Executor, chunk_bounds, in_worker
+from ._base import Executor, RunOptions, chunk_bounds, in_worker
 from .aio import AsyncExecutor
 from .processes import ProcessExecutor
 from .sequential import SequentialExecutor
@@ -23,6 +23,7 @@ __all__ = [
     "Calls",
     "Executor",
     "Outcomes",
+    "RunOptions",
     "check_target",
     "chunk_bounds",
     "get_executor",

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import abc
+import dataclasses
+import numbers
 import threading
 
 from .._calls import Calls, Outcomes
 
-__all__ = ["Executor", "chunk_bounds", "in_worker", "mark_worker"]
+__all__ = ["Executor", "RunOptions", "chunk_bounds", "in_worker", "mark_worker"]
 
 _local = threading.local()
 
@@ -27,6 +29,41 @@ class mark_worker:
 
     def __exit__(self, *exc_info):
         _local.depth -= 1
+
+
+@dataclasses.dataclass(frozen=True)
+class RunOptions:
+    """How one call of an action runs: the settings an executor reads besides the calls.
+
+    The decorator fills them from its own arguments and from the call's reserved keywords (each
+    field's name is one). A setting added later (a per-item timeout, cancelling on the first
+    failure) becomes a field here: the decorator passes it through unchanged, and each executor
+    reads what it supports.
+
+    Parameters
+    ----------
+    n_workers : int, optional
+        How many items of the call may run at once; the executor's default when None.
+    """
+
+    n_workers: int | None = None
+
+    def __post_init__(self):
+        n_workers = self.n_workers
+        if n_workers is not None:
+            if isinstance(n_workers, bool) or not isinstance(n_workers, numbers.Integral) or n_workers < 1:
+                raise ValueError(f"'n_workers' must be a positive int or None (got {n_workers!r})")
+            object.__setattr__(self, "n_workers", int(n_workers))
+
+    @classmethod
+    def names(cls) -> frozenset[str]:
+        """The keyword names of the settings."""
+        return frozenset(field.name for field in dataclasses.fields(cls))
+
+    def updated(self, **changes) -> RunOptions:
+        """These settings with ``changes`` applied, leaving out the ones given as None."""
+        changes = {name: value for name, value in changes.items() if value is not None}
+        return dataclasses.replace(self, **changes) if changes else self
 
 
 def chunk_bounds(n_items: int, n_chunks: int) -> list[tuple[int, int]]:
@@ -69,8 +106,8 @@ class Executor(abc.ABC):
     runs_coroutines: bool = False
 
     @abc.abstractmethod
-    def run(self, fn, calls: Calls, n_workers: int | None = None) -> Outcomes:
-        """Run ``fn`` once per call of ``calls``, with at most ``n_workers`` at a time."""
+    def run(self, fn, calls: Calls, options: RunOptions) -> Outcomes:
+        """Run ``fn`` once per call of ``calls``, at most ``options.n_workers`` at once."""
 
     def close(self) -> None:
         """Release the executor's workers; a later ``run`` may start them again."""

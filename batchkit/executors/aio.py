@@ -8,7 +8,7 @@ import threading
 from concurrent.futures import Future
 
 from .._calls import Calls, Outcomes
-from ._base import Executor
+from ._base import Executor, RunOptions
 
 __all__ = ["AsyncExecutor"]
 
@@ -116,7 +116,8 @@ class AsyncExecutor(Executor):
                 self._loop, self._thread = loop, thread
             return self._loop
 
-    def run(self, fn, calls: Calls, n_workers: int | None = None) -> Outcomes:
+    def run(self, fn, calls: Calls, options: RunOptions) -> Outcomes:
+        n_workers = options.n_workers
         outcomes = Outcomes(len(calls))
         if len(calls) == 0:
             return outcomes

@@ -19,7 +19,7 @@ from concurrent.futures import FIRST_COMPLETED, wait
 from .._calls import Calls, Outcomes
 from .._cpus import default_process_workers
 from ..errors import RemoteTraceback, WorkerError
-from ._base import Executor, chunk_bounds
+from ._base import Executor, RunOptions, chunk_bounds
 from ._timing import ItemTimes, fan_out
 
 __all__ = ["ProcessExecutor"]
@@ -236,7 +236,7 @@ class ProcessExecutor(Executor):
                 )
             return self._executor
 
-    def run(self, fn, calls: Calls, n_workers: int | None = None) -> Outcomes:
+    def run(self, fn, calls: Calls, options: RunOptions) -> Outcomes:
         n_calls = len(calls)
         outcomes = Outcomes(n_calls)
         if n_calls == 0:
@@ -244,7 +244,7 @@ class ProcessExecutor(Executor):
         if _IN_PROCESS_WORKER:
             calls.run_range(fn, 0, n_calls, outcomes)
             return outcomes
-        n_workers = n_workers or self.default_workers
+        n_workers = options.n_workers or self.default_workers
         fn_blob = _dump_function(fn)
         n_chunks = fan_out(
             n_calls,

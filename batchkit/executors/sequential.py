@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .._calls import Calls, Outcomes
-from ._base import Executor
+from ._base import Executor, RunOptions
 
 __all__ = ["SequentialExecutor"]
 
@@ -17,7 +17,7 @@ class SequentialExecutor(Executor):
 
     name = "for"
 
-    def run(self, fn, calls: Calls, n_workers: int | None = None) -> Outcomes:
+    def run(self, fn, calls: Calls, options: RunOptions) -> Outcomes:
         outcomes = Outcomes(len(calls))
         calls.run_range(fn, 0, len(calls), outcomes)
         return outcomes

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from .._calls import Calls, Outcomes
 from .._cpus import default_thread_workers
-from ._base import Executor, chunk_bounds, in_worker, mark_worker
+from ._base import Executor, RunOptions, chunk_bounds, in_worker, mark_worker
 from ._timing import ItemTimes, fan_out
 
 __all__ = ["ThreadExecutor"]
@@ -87,7 +87,7 @@ class ThreadExecutor(Executor):
                     old.shutdown(wait=False)
             return self._pool
 
-    def run(self, fn, calls: Calls, n_workers: int | None = None) -> Outcomes:
+    def run(self, fn, calls: Calls, options: RunOptions) -> Outcomes:
         n_calls = len(calls)
         outcomes = Outcomes(n_calls)
         if n_calls == 0:
@@ -95,7 +95,7 @@ class ThreadExecutor(Executor):
         if in_worker():
             calls.run_range(fn, 0, n_calls, outcomes)
             return outcomes
-        n_workers = n_workers or self.default_workers
+        n_workers = options.n_workers or self.default_workers
         n_runners = fan_out(
             n_calls,
             n_workers,
