@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from batchkit.demo import make_image_files, rle_encode, run_demo
+from batchkit.demo import find_blobs, make_image_files, rle_encode, run_demo
 
 
 def test_demo_reports_every_target_and_succeeds():
@@ -60,3 +60,12 @@ def test_image_files_are_written(tmp_path):
     paths = make_image_files(str(tmp_path), 3, size=16)
     images = [np.load(path) for path in paths]
     assert len(paths) == 3 and all(image.shape == (16, 16) and image.dtype == np.float32 for image in images)
+
+
+def test_find_blobs_finds_separate_regions():
+    """find_blobs reports each 4-connected region with its area and centre."""
+    image = np.zeros((8, 8))
+    image[1:3, 1:3] = 1.0  # a 2x2 square centred at (1.5, 1.5)
+    image[5, 4:7] = 1.0  # a 1x3 bar centred at (5, 5)
+    image[4, 7] = 1.0  # touches the bar only diagonally: a region of its own
+    assert sorted(find_blobs(image, 0.5)) == [(1, 4.0, 7.0), (3, 5.0, 5.0), (4, 1.5, 1.5)]
