@@ -197,14 +197,14 @@ class Batch:
         if indices.ndim != 1:
             raise TypeError(f"a batch index must be 1-D (got shape {indices.shape})")
         self._indices = indices
-        self._positions = None
+        self.__positions = None
         self._data = {} if self.components is not None else None
         self.dataset = dataset
         self.pipeline = pipeline
         for name, value in attrs.items():
             setattr(self, name, value)
         if preloaded is not None:
-            self._put(preloaded, copy=copy)
+            _store_data(self, preloaded, copy=copy)
 
     # -- construction -----------------------------------------------------------------------
 
@@ -233,64 +233,14 @@ class Batch:
         """
         if data is None:
             raise TypeError("from_data needs data: a dict, a tuple or list, or an array")
-        length = cls._data_length(data)
+        length = _data_length(cls, data)
         if index is None:
             index = np.arange(length)
         batch = cls(index, **attrs)
         if len(batch) != length:
             raise ValueError(f"index has {len(batch)} values but the data has {length} items")
-        batch._put(data)
+        _store_data(batch, data)
         return batch
-
-    @classmethod
-    def _data_length(cls, data) -> int:
-        if isinstance(data, Mapping):
-            values = [v for v in data.values() if v is not None]
-        elif isinstance(data, (tuple, list)) and cls.components is not None:
-            values = [v for v in data if v is not None]
-        else:
-            values = [data]
-        if not values:
-            raise ValueError("from_data got no data: every component is None")
-        lengths = {_length(value) for value in values}
-        if len(lengths) > 1:
-            raise ValueError(f"the components given to from_data differ in length: {sorted(lengths)}")
-        return lengths.pop()
-
-    def _put(self, data, copy: bool = False) -> None:
-        """Store ``data`` (dict, tuple/list or array) as this batch's data."""
-        if copy:
-            import copy as copying
-
-            data = copying.deepcopy(data)
-        if isinstance(data, Mapping):
-            if self.components is None:
-                self.components = _check_component_names(tuple(data), type(self).__name__)
-                self._data = {}
-            unknown = [name for name in data if name not in self.components]
-            if unknown:
-                raise ValueError(
-                    f"{type(self).__name__} has no component(s) {unknown}; "
-                    f"its components are {list(self.components)}"
-                )
-            self._data.update(data)
-        elif self.components is None:
-            self._data = data
-        elif isinstance(data, (tuple, list)):
-            if len(data) > len(self.components):
-                raise ValueError(
-                    f"got {len(data)} data components but {type(self).__name__} declares "
-                    f"{len(self.components)}: {list(self.components)}"
-                )
-            self._data.update(zip(self.components, data, strict=False))
-        elif len(self.components) == 1:
-            self._data[self.components[0]] = data
-        else:
-            raise TypeError(
-                f"{type(self).__name__} declares {len(self.components)} components "
-                f"{list(self.components)}: pass a dict or a tuple, not a single "
-                f"{type(data).__name__}"
-            )
 
     def add_components(self, components, init=None):
         """Add components to this batch (``init``: their data, one per component)."""
@@ -338,10 +288,10 @@ class Batch:
 
     def get_pos(self, value) -> int:
         """The position of index value ``value`` in this batch (O(1)); ``KeyError`` if absent."""
-        positions = self._positions
+        positions = self.__positions
         if positions is None:
             keys = self._indices.tolist()
-            positions = self._positions = {key: i for i, key in enumerate(keys)}
+            positions = self.__positions = {key: i for i, key in enumerate(keys)}
         try:
             return positions[value]
         except (KeyError, TypeError):
@@ -490,7 +440,7 @@ class Batch:
         # What the batch belongs to stays behind: a pipeline or dataset may be huge, or hold
         # locks and pools that cannot cross a process boundary.
         state["dataset"] = state["pipeline"] = None
-        state["_positions"] = None
+        state["_Batch__positions"] = None
         return state
 
     def __setstate__(self, state):
@@ -548,7 +498,62 @@ def merge_batches(batches, batch_size=None, components=None, batch_class=None):
             part = {name: (value[lo:hi] if value is not None else None) for name, value in data.items()}
         batch = batch_class(indices[lo:hi])
         if part is not None:
-            batch._put(part)
+            _store_data(batch, part)
         return batch
 
     return make(0, min(batch_size, total)), make(batch_size, total)
+
+
+def _data_length(cls, data) -> int:
+    if isinstance(data, Mapping):
+        values = [v for v in data.values() if v is not None]
+    elif isinstance(data, (tuple, list)) and cls.components is not None:
+        values = [v for v in data if v is not None]
+    else:
+        values = [data]
+    if not values:
+        raise ValueError("from_data got no data: every component is None")
+    lengths = {_length(value) for value in values}
+    if len(lengths) > 1:
+        raise ValueError(f"the components given to from_data differ in length: {sorted(lengths)}")
+    return lengths.pop()
+
+
+def _store_data(batch, data, copy: bool = False) -> None:
+    """Store ``data`` (dict, tuple/list or array) as the batch's data.
+
+    A module function, not a method: a subclass's own ``_put`` or ``_store`` (a common name for
+    a post function) cannot shadow it.
+    """
+    if copy:
+        import copy as copying
+
+        data = copying.deepcopy(data)
+    if isinstance(data, Mapping):
+        if batch.components is None:
+            batch.components = _check_component_names(tuple(data), type(batch).__name__)
+            batch._data = {}
+        unknown = [name for name in data if name not in batch.components]
+        if unknown:
+            raise ValueError(
+                f"{type(batch).__name__} has no component(s) {unknown}; "
+                f"its components are {list(batch.components)}"
+            )
+        batch._data.update(data)
+    elif batch.components is None:
+        batch._data = data
+    elif isinstance(data, (tuple, list)):
+        if len(data) > len(batch.components):
+            raise ValueError(
+                f"got {len(data)} data components but {type(batch).__name__} declares "
+                f"{len(batch.components)}: {list(batch.components)}"
+            )
+        batch._data.update(zip(batch.components, data, strict=False))
+    elif len(batch.components) == 1:
+        batch._data[batch.components[0]] = data
+    else:
+        raise TypeError(
+            f"{type(batch).__name__} declares {len(batch.components)} components "
+            f"{list(batch.components)}: pass a dict or a tuple, not a single "
+            f"{type(data).__name__}"
+        )

@@ -504,3 +504,19 @@ def test_item_pickle_is_small_relative_to_batch():
     """An item's pickle holds that item only: it is far smaller than the whole batch's pickle."""
     batch = make_images(n=100)
     assert len(pickle.dumps(batch[5])) * 10 < len(pickle.dumps(batch))
+
+
+def test_subclass_helpers_with_common_private_names_do_not_break_the_batch():
+    """A subclass may name its own post functions _put, _store or _assemble: data still loads."""
+
+    class Posting(Batch):
+        components = ("x", "y")
+
+        def _put(self, results, *args, **kwargs):
+            self.y = np.array(results)
+            return self
+
+        _store = _assemble = _put
+
+    batch = Posting.from_data(data={"x": np.arange(3)})
+    assert batch.x.tolist() == [0, 1, 2] and batch.y is None
