@@ -165,9 +165,9 @@ class _Run:
 
     # -- logging: to the application's handlers as configured, and all of it to log_file ----
 
-    def log(self, level: int, message: str, *args, exc_info=None) -> None:
+    def log(self, level: int, message: str, *args, exc_info=None, file_only=False) -> None:
         record = None
-        if logger.isEnabledFor(level):
+        if not file_only and logger.isEnabledFor(level):
             record = logger.makeRecord(logger.name, level, __file__, 0, message, args, exc_info)
             logger.handle(record)
         if self.file_handler is not None and level >= logging.INFO:
@@ -378,6 +378,7 @@ class _Run:
         error = outcome.error
         values = np.asarray(outcome.indices).tolist() if outcome.indices is not None else "?"
         if self.on_error != "skip":
+            # raised to the caller: written to log_file, not logged as well (it would show twice)
             self.log(
                 logging.ERROR,
                 "batch %d failed (index values %.200s): %s: %s",
@@ -386,6 +387,7 @@ class _Run:
                 type(error).__name__,
                 error,
                 exc_info=(type(error), error, error.__traceback__),
+                file_only=True,
             )
             error.add_note(
                 f"batchkit: in batch {outcome.iteration} of the run (index values {values!r:.200})"
