@@ -139,6 +139,27 @@ def _dump_function(fn) -> bytes:
         ) from why
 
 
+def _tapering_bounds(n_items: int, n_chunks: int, n_workers: int) -> list[tuple[int, int]]:
+    """Chunks that shrink towards the end, so the workers finish together.
+
+    Equal chunks leave a worker idle while another runs the last one; here each chunk takes a
+    share of what is left (guided self-scheduling), down to the smallest chunk ``n_chunks``
+    equal chunks would have, so the count of chunks (each a pipe round trip) stays about the same.
+
+    Examples
+    --------
+    >>> _tapering_bounds(64, 16, 2)
+    [(0, 16), (16, 28), (28, 37), (37, 44), (44, 49), (49, 53), (53, 57), (57, 61), (61, 64)]
+    """
+    smallest = max(1, n_items // n_chunks)
+    bounds, lo = [], 0
+    while lo < n_items:
+        size = max(smallest, -(-(n_items - lo) // (2 * n_workers)))
+        bounds.append((lo, min(n_items, lo + size)))
+        lo += size
+    return bounds
+
+
 class _Chunk:
     """The parent's record of one chunk: which positions it covers and its pickled calls."""
 
@@ -254,11 +275,12 @@ class ProcessExecutor(Executor):
             most=n_workers * MAX_CHUNKS_PER_WORKER,
             min_seconds=MIN_CHUNK_SECONDS,
         )
-        pending = [
-            chunk
-            for lo, hi in chunk_bounds(n_calls, n_chunks)
-            if (chunk := _pack_chunk(calls, lo, hi, outcomes)) is not None
-        ]
+        bounds = (
+            chunk_bounds(n_calls, n_chunks)
+            if n_chunks <= n_workers
+            else _tapering_bounds(n_calls, n_chunks, n_workers)
+        )
+        pending = [chunk for lo, hi in bounds if (chunk := _pack_chunk(calls, lo, hi, outcomes)) is not None]
         pool = self._pool(n_workers)
         # Queue a second chunk per worker to hide the pipe round trip, unless the pool has more
         # workers than this call may use: then in-flight chunks are what caps the call.
