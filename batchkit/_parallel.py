@@ -143,7 +143,7 @@ class ParallelMethod:
         if self.is_coroutine and target == "for":
             options = options.updated(n_workers=1)
         if entries:
-            fn = self._callable(instance, executor, args, kwargs)
+            fn = self._callable(instance, args, kwargs)
             calls = Calls(entries, shape, args, kwargs, per_item)
             outcomes = run_with_progress(executor, fn, calls, options, self.__qualname__)
         else:  # nothing to run: not even the worker-function method is called
@@ -175,12 +175,17 @@ class ParallelMethod:
         )
         entries = init(*args, **full_kwargs) if callable(init) else init
         if entries is None:
+            if standard:  # a component that holds no data
+                raise ValueError(
+                    f"init={self.init!r} of {self.__qualname__} names a component of "
+                    f"{type(instance).__name__} that holds no data (it is None)"
+                )
             raise TypeError(f"init={self.init!r} of {self.__qualname__} returned None, not a list of entries")
         if type(entries) is not list:
             entries = _to_list(entries, self.init, self.__qualname__)
         return entries, SINGLE if standard else MIXED
 
-    def _callable(self, instance, executor, args, kwargs):
+    def _callable(self, instance, args, kwargs):
         """What the executor runs per entry: the bound method, or the worker function."""
         if not self.bind_self:
             return self._fn  # a plain function runs as it is, on every target

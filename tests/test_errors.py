@@ -211,3 +211,19 @@ def test_base_exception_propagates(target):
     action = parallel(init=lambda: [0, 1, 2, 3], post=lambda results: results, target=target)
     with pytest.raises(helpers.Halt):
         action(helpers.halt_on_two)()
+
+
+def test_init_naming_an_empty_component_says_so():
+    """init naming a component that holds no data fails with a message naming the component."""
+    from batchkit import Batch
+
+    class Half(Batch):
+        components = ("x", "y")
+
+        @inbatch_parallel(init="y", target="for")
+        def touch(self, value):
+            return value
+
+    batch = Half.from_data(data={"x": np.arange(3)})
+    with pytest.raises(ValueError, match=r"init='y'.*holds no data"):
+        batch.touch()
