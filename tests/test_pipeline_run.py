@@ -1093,3 +1093,16 @@ def test_raised_batch_error_is_not_also_logged(caplog, tmp_path):
         numbers_dataset(6).p.fail_if([3]).run(2, bar=False, log_file=str(log_file))
     assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
     assert "bad values [3]" in log_file.read_text()
+
+
+def _slowly_plus_one(n):
+    time.sleep(0.001)  # widens the window between reading the variable and writing it back
+    return n + 1
+
+
+@pytest.mark.timeout(30)
+def test_read_modify_write_update_under_prefetch_loses_nothing():
+    """update(V("n"), f(V("n"))) from 200 prefetched batches counts every one of them."""
+    p = numbers_dataset(20).p.init_variable("n", 0).update(V("n"), F(_slowly_plus_one)(V("n")))
+    p.run(1, n_epochs=10, prefetch=8, bar=False)
+    assert p.v("n") == 200
