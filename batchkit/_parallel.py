@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import functools
 import inspect
-import reprlib
 import types
 
 import numpy as np
 
 from ._calls import MIXED, SINGLE, Calls, Outcomes
-from .errors import ParallelError
+from ._fanout import Results, failure_error, note_failures, run_calls
 from .executors import RunOptions, check_target, get_executor, runs_worker_function
-from .progress import item_counter
 
 __all__ = ["RESERVED", "ParallelMethod", "any_action_failed", "inbatch_parallel", "parallel"]
 
@@ -27,20 +25,15 @@ RESERVED = frozenset({"target"}) | RunOptions.names()
 STANDARD_INITS = frozenset({"indices", "items"})
 
 
-def _make_short_repr() -> reprlib.Repr:
-    short = reprlib.Repr()  # keyword arguments arrived only in Python 3.12
-    short.maxstring = short.maxother = 40
-    short.maxlist = short.maxtuple = short.maxdict = 4
-    short.maxlevel = 2
-    return short
-
-
-_short = _make_short_repr()
 _OPTIONS = RunOptions.names()
 
 
 def any_action_failed(results) -> bool:
-    """Whether any of ``results`` is an exception, i.e. whether some item failed.
+    """Whether some item failed (or was not started): the results ``post`` received say so.
+
+    On the results list a parallel action hands to ``post``, the answer is the executor's
+    record of which items raised, so an item that *returned* an exception does not count. On
+    any other list, an exception object in a slot is taken as a failure.
 
     Examples
     --------
@@ -49,6 +42,8 @@ def any_action_failed(results) -> bool:
     >>> any_action_failed([1, 2])
     False
     """
+    if isinstance(results, Results):
+        return bool(results.failed_positions or results.cancelled_positions)
     return any(isinstance(result, BaseException) for result in results)
 
 
@@ -136,6 +131,8 @@ class ParallelMethod:
         options = self.options.updated(**{name: kwargs.pop(name) for name in _OPTIONS if name in kwargs})
         args, kwargs, per_item = _resolve_per_item(instance, args, kwargs)
         full_kwargs = {**self.extras, **kwargs} if self.extras else kwargs
+        # post is looked up before any item runs: a misspelled post must not throw the work away
+        post = None if self.post is None else self._resolve("post", instance)
         entries, shape = self._entries(instance, args, full_kwargs)
         if per_item:
             _check_per_item(per_item, len(entries), self.__qualname__)
@@ -144,16 +141,18 @@ class ParallelMethod:
             options = options.updated(n_workers=1)
         if entries:
             fn = self._callable(instance, args, kwargs)
-            calls = Calls(entries, shape, args, kwargs, per_item)
-            outcomes = run_with_progress(executor, fn, calls, options, self.__qualname__)
+            calls = Calls(entries, shape, args, kwargs, per_item, fail_fast=options.fail_fast)
+            outcomes = run_calls(executor, fn, calls, options, self.__qualname__)
         else:  # nothing to run: not even the worker-function method is called
             outcomes = Outcomes(0)
+        label = f"{self.__qualname__}, target={executor.name!r}"
         if outcomes.failed:
-            outcomes.failed.sort()  # threads and coroutines fail in completion order
-            self._annotate(instance, entries, outcomes, executor.name)
-        if self.post is None:
-            return self._default_post(instance, outcomes, executor.name)
-        return self._resolve("post", instance)(outcomes.values, *args, **full_kwargs)
+            note_failures(outcomes, entries, getattr(instance, "indices", None), label)
+        if post is None:
+            if outcomes.failed:
+                raise failure_error(outcomes, f"{self.__qualname__} (target={executor.name!r})")
+            return instance if self.bind_self else outcomes.values
+        return post(Results.of(outcomes), *args, **full_kwargs)
 
     def _resolve(self, role: str, instance):
         """The init or post callable (or, for init, the ready iterable)."""
@@ -200,44 +199,6 @@ class ParallelMethod:
                 f"(got {type(worker).__name__})"
             )
         return worker
-
-    def _annotate(self, instance, entries, outcomes, target_name) -> None:
-        indices = getattr(instance, "indices", None)
-        by_position = indices is not None and len(indices) == len(entries)
-        for position in outcomes.failed:
-            error = outcomes.values[position]
-            where = f"item {position}"
-            if by_position:
-                value = indices[position]
-                value = value.item() if isinstance(value, np.generic) else value
-                where += f" (index value {_short.repr(value)})"
-            error.add_note(
-                f"batchkit: {where} of {self.__qualname__}, target={target_name!r}, "
-                f"init entry {_short.repr(entries[position])}"
-            )
-
-    def _default_post(self, instance, outcomes, target_name):
-        if outcomes.failed:
-            errors = [outcomes.values[i] for i in outcomes.failed]
-            raise ParallelError(
-                f"{len(errors)} of {len(outcomes)} items failed in {self.__qualname__} "
-                f"(target={target_name!r})",
-                errors,
-                results=outcomes.values,
-            )
-        return instance if self.bind_self else outcomes.values
-
-
-def run_with_progress(executor, fn, calls: Calls, options: RunOptions, desc: str) -> Outcomes:
-    """``executor.run``, with a per-item bar when one was asked for (see `item_progress`)."""
-    counter = item_counter(len(calls), desc)
-    if counter is None:
-        return executor.run(fn, calls, options)
-    calls.progress = counter
-    try:
-        return executor.run(fn, calls, options)
-    finally:
-        counter.close()
 
 
 def _is_per_item(value) -> bool:

@@ -20,8 +20,8 @@ import types
 import numpy as np
 
 from ._calls import SINGLE, Calls
-from ._parallel import _resolve_per_item, run_with_progress
-from .errors import ParallelError
+from ._fanout import Results, failure_error, note_failures, run_calls
+from ._parallel import _resolve_per_item
 from .executors import RunOptions, check_target, get_executor
 
 __all__ = ["CONTROL_KEYWORDS", "ApplyParallelMethod", "apply_parallel", "apply_to_batch"]
@@ -160,27 +160,18 @@ def apply_to_batch(
     if mask is not None:
         per_item["_apply"] = mask
         func = _Masked(func)
+    post_fn = getattr(batch, post) if isinstance(post, str) else post  # found before work runs
     calls = Calls(entries, SINGLE, args, kwargs, per_item)
-    outcomes = run_with_progress(get_executor(target), func, calls, options, f"apply_parallel(src={src!r})")
-    if post is not None:
-        post_fn = getattr(batch, post) if isinstance(post, str) else post
-        return post_fn(outcomes.values, *args, src=src, dst=dst, **kwargs)
+    executor = get_executor(target)
+    outcomes = run_calls(executor, func, calls, options, f"apply_parallel(src={src!r})")
+    name = getattr(func, "__qualname__", repr(func))
     if outcomes.failed:
-        errors = [outcomes.values[i] for i in outcomes.failed]
-        name = getattr(func, "__qualname__", repr(func))
-        indices = getattr(batch, "indices", None)
-        by_position = indices is not None and len(indices) == len(entries)
-        for i in outcomes.failed:
-            where = f"item {i}" + (
-                f" (index value {np.asarray(indices)[i].tolist()!r:.60})" if by_position else ""
-            )
-            outcomes.values[i].add_note(f"batchkit: {where} of apply_parallel({name}) on src={src!r}")
-        raise ParallelError(
-            f"{len(errors)} of {len(outcomes)} items failed in apply_parallel({name}) "
-            f"(target={getattr(target, 'name', target)!r})",
-            errors,
-            results=outcomes.values,
-        )
+        label = f"apply_parallel({name}) on src={src!r}, target={executor.name!r}"
+        note_failures(outcomes, entries, getattr(batch, "indices", None), label)
+    if post_fn is not None:
+        return post_fn(Results.of(outcomes), *args, src=src, dst=dst, **kwargs)
+    if outcomes.failed:
+        raise failure_error(outcomes, f"apply_parallel({name}) (target={executor.name!r})")
     dst = src if dst is None else dst
     if dst is None:
         return batch

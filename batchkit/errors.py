@@ -8,9 +8,12 @@ from __future__ import annotations
 
 __all__ = [
     "BatchkitError",
+    "ItemCancelled",
+    "ItemTimeout",
     "ParallelError",
     "RemoteTraceback",
     "TargetError",
+    "WorkerDied",
     "WorkerError",
 ]
 
@@ -43,6 +46,47 @@ class WorkerError(BatchkitError):
     """An item could not be run or returned by a worker (pickling, a dead process, ...)."""
 
 
+class WorkerDied(WorkerError):
+    """The worker process running an item died (it exited, was killed, or crashed).
+
+    Only the item that killed a worker when run on its own gets this error; the other items
+    that were in flight on that worker run again.
+
+    Attributes
+    ----------
+    exitcode : int or None
+        The process's exit code; negative for a signal (``-9`` is ``SIGKILL``).
+    """
+
+    def __init__(self, message: str, exitcode: int | None = None):
+        super().__init__(message)
+        self.exitcode = exitcode
+
+    def __reduce__(self):
+        return type(self), (str(self), self.exitcode), self.__dict__
+
+
+class ItemTimeout(BatchkitError, TimeoutError):
+    """An item ran longer than the call's ``timeout`` and was given up on.
+
+    Attributes
+    ----------
+    timeout : float
+        The limit, in seconds.
+    """
+
+    def __init__(self, message: str, timeout: float | None = None):
+        super().__init__(message)
+        self.timeout = timeout
+
+    def __reduce__(self):
+        return type(self), (str(self), self.timeout), self.__dict__
+
+
+class ItemCancelled(BatchkitError):
+    """An item was never started: the call stopped first (``fail_fast``, Ctrl-C)."""
+
+
 class RemoteTraceback(Exception):
     """Carries the formatted traceback of an exception raised in a worker process.
 
@@ -65,22 +109,39 @@ class ParallelError(BatchkitError, ExceptionGroup):
     ``except* ValueError`` catches the items that failed with ``ValueError``. Each member has a
     note naming the action and the item. ``results`` holds the whole results list in init
     order (failed slots hold the exception), so the work of the items that succeeded is kept.
+
+    Attributes
+    ----------
+    results : list or None
+        Every item's result, in init order; failed and cancelled slots hold their exception.
+    failed_positions : list of int
+        The positions of the failed items, exactly as the executor reported them (an item
+        that *returned* an exception object is not among them).
+    cancelled_positions : list of int
+        The positions of the items never started because the call stopped first
+        (``fail_fast``); their slots hold `ItemCancelled`, and they are not group members.
     """
 
-    def __new__(cls, message, exceptions, results=None):
+    def __new__(cls, message, exceptions, results=None, failed_positions=(), cancelled_positions=()):
         self = super().__new__(cls, message, exceptions)
         self.results = results
+        self.failed_positions = list(failed_positions)
+        self.cancelled_positions = list(cancelled_positions)
         return self
 
-    def __init__(self, message, exceptions, results=None):
+    def __init__(self, message, exceptions, results=None, failed_positions=(), cancelled_positions=()):
         super().__init__(message, exceptions)
 
     def derive(self, excs):
-        return ParallelError(self.message, excs, self.results)
+        return ParallelError(
+            self.message, excs, self.results, self.failed_positions, self.cancelled_positions
+        )
 
-    @property
-    def failed_positions(self) -> list[int]:
-        """Positions (in init order) of the failed items; empty when ``results`` is unknown."""
-        if self.results is None:
-            return []
-        return [i for i, r in enumerate(self.results) if isinstance(r, BaseException)]
+    def __reduce__(self):
+        return type(self), (
+            self.message,
+            list(self.exceptions),
+            self.results,
+            self.failed_positions,
+            self.cancelled_positions,
+        ), self.__dict__

@@ -44,9 +44,17 @@ class RunOptions:
     ----------
     n_workers : int, optional
         How many items of the call may run at once; the executor's default when None.
+    timeout : float, optional
+        Seconds one item may run before it fails alone with `ItemTimeout`; None for no limit.
+        The call returns within about this long after its last item started.
+    fail_fast : bool
+        After the first failed item, start no new item: the items never started get
+        `ItemCancelled` in their slots, and the call returns once the running items end.
     """
 
     n_workers: int | None = None
+    timeout: float | None = None
+    fail_fast: bool = False
 
     def __post_init__(self):
         n_workers = self.n_workers
@@ -54,6 +62,13 @@ class RunOptions:
             if isinstance(n_workers, bool) or not isinstance(n_workers, numbers.Integral) or n_workers < 1:
                 raise ValueError(f"'n_workers' must be a positive int or None (got {n_workers!r})")
             object.__setattr__(self, "n_workers", int(n_workers))
+        timeout = self.timeout
+        if timeout is not None:
+            if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) or not timeout > 0:
+                raise ValueError(f"'timeout' must be a positive number of seconds or None (got {timeout!r})")
+            object.__setattr__(self, "timeout", float(timeout))
+        if not isinstance(self.fail_fast, bool):
+            raise TypeError(f"'fail_fast' must be True or False (got {self.fail_fast!r})")
 
     @classmethod
     def names(cls) -> frozenset[str]:
