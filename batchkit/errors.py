@@ -138,10 +138,14 @@ class ParallelError(BatchkitError, ExceptionGroup):
         )
 
     def __reduce__(self):
-        return type(self), (
-            self.message,
-            list(self.exceptions),
-            self.results,
-            self.failed_positions,
-            self.cancelled_positions,
-        ), self.__dict__
+        return (
+            type(self),
+            (
+                self.message,
+                list(self.exceptions),
+                self.results,
+                self.failed_positions,
+                self.cancelled_positions,
+            ),
+            self.__dict__,
+        )

@@ -42,7 +42,10 @@ def make_parallel_error():
     first, second = ValueError("bad value"), KeyError("missing")
     first.add_note("batchkit: item 1 of Scans.load")
     error = ParallelError(
-        "2 of 3 items failed in Scans.load", [first, second], results=[1.5, first, second], failed_positions=[1, 2]
+        "2 of 3 items failed in Scans.load",
+        [first, second],
+        results=[1.5, first, second],
+        failed_positions=[1, 2],
     )
     error.add_note("group note")
     return error
