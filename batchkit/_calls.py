@@ -153,10 +153,12 @@ class Lane:
     item's outcome) and the runner then drops its late result and stops.
     """
 
-    __slots__ = ("abandoned", "lock", "position", "started")
+    __slots__ = ("abandoned", "end", "lock", "position", "started")
 
     def __init__(self):
         self.lock = threading.Lock()
+        #: the end (exclusive) of the range the runner is in, so another can take over the rest
+        self.end = 0
         self.position = -1
         self.started: float | None = None
         self.abandoned = False

@@ -14,7 +14,7 @@ import numpy as np
 
 from ._calls import MIXED, SINGLE, Calls, Outcomes
 from ._fanout import Results, failure_error, note_failures, run_calls
-from .executors import RunOptions, check_target, get_executor, runs_worker_function
+from .executors import RunOptions, ability, check_target, get_executor, runs_worker_function
 
 __all__ = ["RESERVED", "ParallelMethod", "any_action_failed", "inbatch_parallel", "parallel"]
 
@@ -102,10 +102,10 @@ class ParallelMethod:
             )
 
     def _check_target(self, target):
-        if self.is_coroutine and isinstance(target, str) and target not in ("async", "for"):
+        if self.is_coroutine and not ability(target, "runs_coroutines"):
             raise TypeError(
-                f"{self.__qualname__} is a coroutine function: it runs on target='async' (or "
-                f"'for', one item at a time), not target={target!r}"
+                f"{self.__qualname__} is a coroutine function: it needs a target that runs "
+                f"coroutines, such as 'async' (or 'for', one item at a time), not target={target!r}"
             )
         return target
 
@@ -136,9 +136,7 @@ class ParallelMethod:
         entries, shape = self._entries(instance, args, full_kwargs)
         if per_item:
             _check_per_item(per_item, len(entries), self.__qualname__)
-        executor = get_executor("async" if self.is_coroutine else target)
-        if self.is_coroutine and target == "for":
-            options = options.updated(n_workers=1)
+        executor = get_executor(target)
         if entries:
             fn = self._callable(instance, args, kwargs)
             calls = Calls(entries, shape, args, kwargs, per_item, fail_fast=options.fail_fast)

@@ -21,6 +21,7 @@ from .threads import ThreadExecutor
 
 __all__ = [
     "Calls",
+    "ability",
     "Executor",
     "Outcomes",
     "RunOptions",
@@ -96,18 +97,23 @@ def check_target(target) -> str | Executor:
     )
 
 
-def runs_worker_function(target) -> bool:
-    """Whether ``target``'s executor runs a worker function (the ``mpc`` contract).
+def ability(target, name: str) -> bool:
+    """Whether ``target``'s executor declares the ability ``name`` (an `Executor` attribute).
 
     Read from the executor class when the factory is one, so that no executor is created.
     """
     if isinstance(target, Executor):
-        return target.runs_worker_function
+        return bool(getattr(target, name))
     check_target(target)
     factory = _FACTORIES[target]
     if isinstance(factory, type):
-        return bool(getattr(factory, "runs_worker_function", False))
-    return get_executor(target).runs_worker_function
+        return bool(getattr(factory, name, False))
+    return bool(getattr(get_executor(target), name))
+
+
+def runs_worker_function(target) -> bool:
+    """Whether ``target``'s executor runs a worker function (the ``mpc`` contract)."""
+    return ability(target, "runs_worker_function")
 
 
 def get_executor(target) -> Executor:

@@ -8,15 +8,16 @@ import threading
 from concurrent.futures import Future
 
 from .._calls import Calls, Outcomes
+from ..errors import ItemTimeout
 from ._base import Executor, RunOptions
 
 __all__ = ["AsyncExecutor"]
 
 
-async def _run_all(fn, calls: Calls, outcomes: Outcomes, n_workers: int | None) -> None:
+async def _run_all(fn, calls: Calls, outcomes: Outcomes, options: RunOptions) -> None:
     """Start every call, await what they return, and store each outcome in its slot."""
-    if n_workers:
-        await _run_limited(fn, calls, outcomes, n_workers)
+    if options.n_workers or options.timeout is not None or options.fail_fast:
+        await _run_watched(fn, calls, outcomes, options)
         return
     loop = asyncio.get_running_loop()
     tasks = {}
@@ -61,23 +62,74 @@ def _report(calls: Calls) -> None:
         calls.progress(1)
 
 
-async def _run_limited(fn, calls: Calls, outcomes: Outcomes, n_workers: int) -> None:
-    """As `_run_all`, with at most ``n_workers`` calls running at once."""
-    limit = asyncio.Semaphore(n_workers)
+class _Watched:
+    """One call's items run with a concurrency cap, a per-item timeout and/or fail_fast.
 
-    async def one(position: int) -> None:
-        async with limit:
-            try:
-                args, kwargs = calls.bind(position)
-                value = fn(*args, **kwargs)
-                if inspect.isawaitable(value):
-                    value = await value
-                outcomes.values[position] = value
-            except Exception as exc:
-                outcomes.fail(position, exc)
+    With ``fail_fast``, the first failure cancels the items still awaiting; their slots stay
+    unfilled and become `ItemCancelled` once the call settles.
+    """
+
+    def __init__(self, fn, calls: Calls, outcomes: Outcomes, options: RunOptions):
+        self.fn, self.calls, self.outcomes = fn, calls, outcomes
+        self.timeout = options.timeout
+        self.limit = asyncio.Semaphore(options.n_workers) if options.n_workers else None
+        self.tasks: dict[int, asyncio.Task] = {}
+
+    async def one(self, position: int) -> None:
+        if self.limit is None:
+            await self._run(position)
+        else:
+            async with self.limit:
+                await self._run(position)
+
+    async def _run(self, position: int) -> None:
+        calls = self.calls
+        if calls.cancel.requested:
+            return
+        try:
+            args, kwargs = calls.bind(position)
+            value = self.fn(*args, **kwargs)
+            if inspect.isawaitable(value):
+                value = await (value if self.timeout is None else asyncio.wait_for(value, self.timeout))
+        except TimeoutError as exc:
+            # wait_for's own timeout comes from cancelling the item; a TimeoutError the item
+            # raised itself is its failure, as it is
+            ours = self.timeout is not None and isinstance(exc.__cause__, asyncio.CancelledError)
+            self._fail(position, _timed_out(self.timeout) if ours else exc)
+        except Exception as exc:
+            self._fail(position, exc)
+        else:
+            self.outcomes.values[position] = value
         _report(calls)
 
-    await asyncio.gather(*(one(i) for i in range(len(calls))))
+    def _fail(self, position: int, error: BaseException) -> None:
+        self.outcomes.fail(position, error)
+        if self.calls.fail_fast and not self.calls.cancel.requested:
+            self.calls.cancel.request()
+            current = asyncio.current_task()
+            for task in self.tasks.values():
+                if task is not current:
+                    task.cancel()
+
+
+def _timed_out(timeout: float) -> ItemTimeout:
+    return ItemTimeout(
+        f"the item ran longer than the timeout of {timeout:g} s and was cancelled (target='async')",
+        timeout,
+    )
+
+
+async def _run_watched(fn, calls: Calls, outcomes: Outcomes, options: RunOptions) -> None:
+    """As `_run_all`, with the limits of ``options``."""
+    watched = _Watched(fn, calls, outcomes, options)
+    watched.tasks = {i: asyncio.ensure_future(watched.one(i)) for i in range(len(calls))}
+    try:
+        # a task cancelled by fail_fast ends with CancelledError: gathered as a value, not raised
+        await asyncio.gather(*watched.tasks.values(), return_exceptions=True)
+    except BaseException:  # the whole call was cancelled (Ctrl-C in the caller)
+        for task in watched.tasks.values():
+            task.cancel()
+        raise
 
 
 class AsyncExecutor(Executor):
@@ -87,6 +139,9 @@ class AsyncExecutor(Executor):
     async action can be called from anywhere: a script, a worker thread, or code that already
     runs an event loop (Jupyter, an ``async def`` caller), which blocks until the action ends.
     ``n_workers`` caps how many coroutines of one call run at once (unlimited by default).
+    A ``timeout`` cancels an item's coroutine when it runs past the limit (it must reach an
+    ``await``: a coroutine that blocks the loop cannot be interrupted); ``fail_fast`` cancels
+    the items still running after the first failure.
 
     A call that returns something other than an awaitable is taken as its result.
     """
@@ -117,7 +172,6 @@ class AsyncExecutor(Executor):
             return self._loop
 
     def run(self, fn, calls: Calls, options: RunOptions) -> Outcomes:
-        n_workers = options.n_workers
         outcomes = Outcomes(len(calls))
         if len(calls) == 0:
             return outcomes
@@ -129,7 +183,7 @@ class AsyncExecutor(Executor):
 
             def run_apart():
                 try:
-                    asyncio.run(_run_all(fn, calls, outcomes, n_workers))
+                    asyncio.run(_run_all(fn, calls, outcomes, options))
                     done.set_result(None)
                 except BaseException as exc:  # handed to the waiting caller below
                     done.set_exception(exc)
@@ -137,10 +191,12 @@ class AsyncExecutor(Executor):
             threading.Thread(target=run_apart, name="batchkit-async-nested").start()
             done.result()
             return outcomes
-        future = asyncio.run_coroutine_threadsafe(_run_all(fn, calls, outcomes, n_workers), loop)
+        future = asyncio.run_coroutine_threadsafe(_run_all(fn, calls, outcomes, options), loop)
         try:
             future.result()
         except BaseException:
+            # Ctrl-C in the caller: no item starts after this, and the running ones are cancelled
+            calls.cancel.request()
             future.cancel()
             raise
         return outcomes

@@ -1,15 +1,15 @@
-"""The ``threads`` target: one shared, lazily created thread pool fed chunks of calls."""
+"""The ``threads`` target: one shared, lazily grown pool of daemon threads fed chunks of calls."""
 
 from __future__ import annotations
 
 import itertools
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 from .._calls import Calls, Outcomes
 from .._cpus import default_thread_workers
 from ._base import Executor, RunOptions, chunk_bounds, in_worker, mark_worker
+from ._daemon_pool import DaemonThreadPool
+from ._supervised import run_supervised
 from ._timing import ItemTimes, fan_out
 
 __all__ = ["ThreadExecutor"]
@@ -24,23 +24,27 @@ MIN_RUNNER_SECONDS = 100e-6
 class _Job:
     """One action call shared by its runners: each runner takes chunks until none is left."""
 
-    __slots__ = ("_next", "bounds", "calls", "cancelled", "fn", "outcomes")
+    __slots__ = ("_next", "bounds", "calls", "fn", "outcomes")
 
     def __init__(self, fn, calls: Calls, bounds, outcomes: Outcomes):
         self.fn = fn
         self.calls = calls
         self.bounds = bounds
         self.outcomes = outcomes
-        self.cancelled = False
         # next() on itertools.count is atomic under the GIL: no lock needed to hand out chunks
         self._next = itertools.count().__next__
 
     def work(self) -> float:
-        """Take and run chunks until none is left; return the seconds spent running them."""
+        """Take and run chunks until none is left; return the seconds spent running them.
+
+        The call's cancel is checked before every item (inside ``run_range``), so Ctrl-C or
+        ``fail_fast`` stops the runners after the item each one is in.
+        """
         bounds, n_chunks, run_range = self.bounds, len(self.bounds), self.calls.run_range
+        cancel = self.calls.cancel
         start = time.perf_counter()
         with mark_worker():
-            while not self.cancelled:
+            while not cancel.requested:
                 k = self._next()
                 if k >= n_chunks:
                     break
@@ -56,8 +60,15 @@ class ThreadExecutor(Executor):
     take chunks of calls until none is left, so a call costs one pool round trip per extra
     runner, not one per item, and ``n_workers`` caps how many items of this call run at once.
     Once a function's items are known to be tiny, fewer runners are started (a call whose
-    items take microseconds in total runs in the calling thread alone). The pool is created on
-    first use and grows (never shrinks) to the largest ``n_workers`` asked for.
+    items take microseconds in total runs in the calling thread alone).
+
+    With a ``timeout`` the calling thread supervises instead of running items: an item past
+    the limit fails with `ItemTimeout`, a fresh runner takes over the rest of its chunk, and
+    the item's thread is left to finish in the background (a thread cannot be interrupted);
+    its late result is discarded.
+
+    Ctrl-C (or ``fail_fast`` after a failure) stops every runner before its next item. The
+    pool's threads are daemons, so an item still running never keeps the process from exiting.
 
     A call made from inside one of the pool's own workers runs inline in that worker: waiting
     for the pool from inside the pool could deadlock.
@@ -69,33 +80,20 @@ class ThreadExecutor(Executor):
 
     def __init__(self, max_workers: int | None = None):
         self.default_workers = max_workers or default_thread_workers()
-        self._lock = threading.Lock()
-        self._pool: ThreadPoolExecutor | None = None
-        self._size = 0
+        self._pool = DaemonThreadPool("batchkit")
         self._times = ItemTimes()
-
-    def _pool_for(self, n_workers: int) -> ThreadPoolExecutor:
-        pool = self._pool
-        if pool is not None and n_workers <= self._size:
-            return pool
-        with self._lock:
-            if self._pool is None or n_workers > self._size:
-                old = self._pool
-                self._size = max(n_workers, self.default_workers)
-                self._pool = ThreadPoolExecutor(self._size, thread_name_prefix="batchkit")
-                if old is not None:
-                    old.shutdown(wait=False)
-            return self._pool
 
     def run(self, fn, calls: Calls, options: RunOptions) -> Outcomes:
         n_calls = len(calls)
         outcomes = Outcomes(n_calls)
         if n_calls == 0:
             return outcomes
+        n_workers = options.n_workers or self.default_workers
+        if options.timeout is not None:
+            return run_supervised(self._pool, fn, calls, outcomes, n_workers, options.timeout, self.name)
         if in_worker():
             calls.run_range(fn, 0, n_calls, outcomes)
             return outcomes
-        n_workers = options.n_workers or self.default_workers
         n_runners = fan_out(
             n_calls,
             n_workers,
@@ -107,23 +105,19 @@ class ThreadExecutor(Executor):
         job = _Job(fn, calls, chunk_bounds(n_calls, n_runners * CHUNKS_PER_RUNNER), outcomes)
         # The calling thread is one of the runners: it would only wait otherwise, and a call
         # small enough for one runner then costs no pool round trip at all.
-        futures = []
-        if n_runners > 1:
-            pool = self._pool_for(n_workers)
-            futures = [pool.submit(job.work) for _ in range(n_runners - 1)]
+        futures = [self._pool.submit(job.work) for _ in range(n_runners - 1)]
         try:
             busy = job.work()
             busy += sum(future.result() for future in futures)
         except BaseException:
-            # Ctrl-C here, or a BaseException raised by an item: the runners stop after the
-            # chunk they are in, and nothing more is started.
-            job.cancelled = True
+            # Ctrl-C here, or a BaseException raised by an item: every runner stops before its
+            # next item, and nothing more is started.
+            calls.cancel.request()
             raise
-        self._times.record(fn, busy, n_calls)
+        if not calls.cancel.requested:  # a stopped call's time says nothing about its items
+            self._times.record(fn, busy, n_calls)
         return outcomes
 
     def close(self) -> None:
-        with self._lock:
-            pool, self._pool, self._size = self._pool, None, 0
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        self._pool.shutdown()
+        self._pool = DaemonThreadPool("batchkit")
