@@ -21,10 +21,10 @@ from .threads import ThreadExecutor
 
 __all__ = [
     "Calls",
-    "ability",
     "Executor",
     "Outcomes",
     "RunOptions",
+    "ability",
     "check_target",
     "chunk_bounds",
     "get_executor",
