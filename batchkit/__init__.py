@@ -6,12 +6,15 @@ actions into lazy `Pipeline`s run over a `Dataset`.
 """
 
 from ._action import action
+from ._fanout import Results
 from ._parallel import any_action_failed, inbatch_parallel, parallel
 from .apply import apply_parallel
 from .batch import Batch, Item, ItemRecord
 from .dataset import Dataset
 from .errors import (
     BatchkitError,
+    ItemCancelled,
+    ItemTimeout,
     ParallelError,
     PipelineError,
     RemoteTraceback,
@@ -19,6 +22,7 @@ from .errors import (
     SkipBatchException,
     StopPipeline,
     TargetError,
+    WorkerDied,
     WorkerError,
 )
 from .executors import Executor, get_executor, register_target, shutdown_executors, target_names
@@ -47,7 +51,9 @@ __all__ = [
     "FilesIndex",
     "I",
     "Item",
+    "ItemCancelled",
     "ItemRecord",
+    "ItemTimeout",
     "NamedExpression",
     "P",
     "ParallelError",
@@ -55,12 +61,14 @@ __all__ = [
     "PipelineError",
     "R",
     "RemoteTraceback",
+    "Results",
     "SkipBatch",
     "SkipBatchException",
     "StopPipeline",
     "TargetError",
     "V",
     "W",
+    "WorkerDied",
     "WorkerError",
     "action",
     "any_action_failed",
