@@ -12,6 +12,7 @@ import reprlib
 import numpy as np
 
 from ._calls import Calls, Outcomes
+from ._checks import check_crossing
 from .errors import ParallelError
 from .progress import item_counter
 
@@ -62,6 +63,8 @@ def run_calls(executor, fn, calls: Calls, options, desc: str) -> Outcomes:
     so the runners of every target start no new item.
     """
     calls.fail_fast = options.fail_fast
+    if executor.runs_worker_function:
+        check_crossing(calls, executor.name, desc)
     counter = item_counter(len(calls), desc)
     calls.progress = counter
     try:

@@ -13,6 +13,7 @@ import types
 import numpy as np
 
 from ._calls import MIXED, SINGLE, Calls, Outcomes
+from ._checks import check_accepts, check_role_value, check_worker_method, looks_misspelled, missing_name
 from ._fanout import Results, failure_error, note_failures, run_calls
 from .executors import RunOptions, ability, check_target, get_executor, runs_worker_function
 
@@ -64,6 +65,8 @@ class ParallelMethod:
         if init is None:
             raise TypeError("init is required: a method name, a callable or an iterable of entries")
         functools.update_wrapper(self, fn)
+        check_role_value("init", init, self.__qualname__)
+        check_role_value("post", post, self.__qualname__)
         self._fn = fn
         self.init = init
         self.post = post
@@ -112,6 +115,28 @@ class ParallelMethod:
     def __repr__(self) -> str:
         return f"<ParallelMethod {self.__qualname__} init={self.init!r} target={self.target!r}>"
 
+    def __set_name__(self, owner, name) -> None:
+        """Check the init and post names when the class is made, where that is safe.
+
+        A name with a near miss on the class (``"_init_imgs"`` beside ``"_init_images"``) is a
+        typo: refused now. A name matching nothing at all may come from a subclass (a base
+        class whose components are declared later), so it is checked by `check_names` when
+        a pipeline is built, and at each call before any item runs.
+        """
+        for role in ("init", "post"):
+            value = getattr(self, role)
+            if isinstance(value, str) and looks_misspelled(value, owner):
+                raise missing_name(role, value, owner, self.__qualname__)
+
+    def check_names(self, cls) -> None:
+        """Raise AttributeError (with "did you mean") if init or post names nothing on ``cls``."""
+        for role in ("init", "post"):
+            value = getattr(self, role)
+            if isinstance(value, str):
+                error = missing_name(role, value, cls, self.__qualname__)
+                if error is not None:
+                    raise error
+
     def __get__(self, instance, owner=None):
         if instance is None or not self.bind_self:
             return self
@@ -131,8 +156,13 @@ class ParallelMethod:
         options = self.options.updated(**{name: kwargs.pop(name) for name in _OPTIONS if name in kwargs})
         args, kwargs, per_item = _resolve_per_item(instance, args, kwargs)
         full_kwargs = {**self.extras, **kwargs} if self.extras else kwargs
-        # post is looked up before any item runs: a misspelled post must not throw the work away
+        # post is looked up and checked before any item runs: a misspelled post, or one that
+        # cannot take the action's arguments, must not throw the work away
         post = None if self.post is None else self._resolve("post", instance)
+        if post is not None:
+            check_accepts(
+                post, (None, *args), full_kwargs, f"post={self.post!r}", self.__qualname__, "results"
+            )
         entries, shape = self._entries(instance, args, full_kwargs)
         if per_item:
             _check_per_item(per_item, len(entries), self.__qualname__)
@@ -160,17 +190,21 @@ class ParallelMethod:
         try:
             return getattr(instance, value)
         except AttributeError:
-            raise AttributeError(
-                f"{role}={value!r} of {self.__qualname__} names no method, property or component "
-                f"of {type(instance).__name__}"
-            ) from None
+            error = missing_name(role, value, type(instance), self.__qualname__)
+            if error is None:  # the attribute exists but raised AttributeError itself
+                raise
+            raise error from None
 
     def _entries(self, instance, args, full_kwargs):
         init = self._resolve("init", instance)
         standard = isinstance(self.init, str) and (
             self.init in STANDARD_INITS or self.init in (getattr(instance, "components", None) or ())
         )
-        entries = init(*args, **full_kwargs) if callable(init) else init
+        if callable(init):
+            check_accepts(init, args, full_kwargs, f"init={self.init!r}", self.__qualname__)
+            entries = init(*args, **full_kwargs)
+        else:
+            entries = init
         if entries is None:
             if standard:  # a component that holds no data
                 raise ValueError(
@@ -189,12 +223,14 @@ class ParallelMethod:
         if not self.returns_worker:
             # On a process target this bound method pickles the batch, once per chunk.
             return self._fn.__get__(instance, type(instance))
+        check_worker_method(self._fn, args, kwargs, self.__qualname__, self.target)
         worker = self._fn(instance, *args, **kwargs)
         if not callable(worker):
             raise TypeError(
                 f"{self.__qualname__} is declared with target={self.target!r}: it is called once "
                 f"in the caller and must return the function that runs per item "
-                f"(got {type(worker).__name__})"
+                f"(got {type(worker).__name__}). If it was written to handle one item, move its "
+                "body into a module-level function taking the item and return that function."
             )
         return worker
 
