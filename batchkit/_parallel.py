@@ -115,8 +115,8 @@ class ParallelMethod:
     def __repr__(self) -> str:
         return f"<ParallelMethod {self.__qualname__} init={self.init!r} target={self.target!r}>"
 
-    def __set_name__(self, owner, name) -> None:
-        """Check the init and post names when the class is made, where that is safe.
+    def check_spelling(self, owner) -> None:
+        """Check the init and post names when a Batch class is made, where that is safe.
 
         A name with a near miss on the class (``"_init_imgs"`` beside ``"_init_images"``) is a
         typo: refused now. A name matching nothing at all may come from a subclass (a base
