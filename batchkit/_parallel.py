@@ -161,7 +161,7 @@ class ParallelMethod:
         post = None if self.post is None else self._resolve("post", instance)
         if post is not None:
             check_accepts(
-                post, (None, *args), full_kwargs, f"post={self.post!r}", self.__qualname__, "results"
+                post, (None, *args), full_kwargs, _role("post", self.post), self.__qualname__, "results"
             )
         entries, shape = self._entries(instance, args, full_kwargs)
         if per_item:
@@ -201,7 +201,7 @@ class ParallelMethod:
             self.init in STANDARD_INITS or self.init in (getattr(instance, "components", None) or ())
         )
         if callable(init):
-            check_accepts(init, args, full_kwargs, f"init={self.init!r}", self.__qualname__)
+            check_accepts(init, args, full_kwargs, _role("init", self.init), self.__qualname__)
             entries = init(*args, **full_kwargs)
         else:
             entries = init
@@ -233,6 +233,13 @@ class ParallelMethod:
                 "body into a module-level function taking the item and return that function."
             )
         return worker
+
+
+def _role(role: str, value) -> str:
+    """``post='_post'``, or ``post=my_post`` for a callable (its name, not its repr)."""
+    if isinstance(value, str):
+        return f"{role}={value!r}"
+    return f"{role}={getattr(value, '__qualname__', type(value).__name__)}"
 
 
 def _is_per_item(value) -> bool:
