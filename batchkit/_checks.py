@@ -166,9 +166,9 @@ def check_crossing(calls, target: str, owner: str) -> None:
                 cloudpickle.dumps(value)
             except Exception as why:
                 raise TypeError(
-                    f"{where} of {owner} ({type(value).__name__}) cannot be pickled to cross to "
-                    f"target={target!r}'s worker processes: {why}. Pass something that pickles "
-                    "(a path, an array, plain data) or use target='threads'."
+                    f"{where} of {owner} (of type {type(value).__name__}) cannot be pickled to cross "
+                    f"to the worker processes of target={target!r}: {why}. Pass something that "
+                    "pickles (a path, an array, plain data) or use target='threads'."
                 ) from why
     for position, entry in enumerate(calls.entries):
         for file in _entry_files(entry):
@@ -177,7 +177,8 @@ def check_crossing(calls, target: str, owner: str) -> None:
 
 def _file_message(where: str, file, target: str) -> str:
     name = getattr(file, "name", None)
+    what = f"an open file ({name!r})" if name is not None else f"an open file ({type(file).__name__})"
     return (
-        f"{where} is an open file ({name!r}): it cannot cross to target={target!r}'s worker processes "
+        f"{where} is {what}: it cannot cross to the worker processes of target={target!r} "
         "(they would get a copy, or nothing). Pass its path and open it in the item."
     )

@@ -211,7 +211,9 @@ class ParallelMethod:
                     f"init={self.init!r} of {self.__qualname__} names a component of "
                     f"{type(instance).__name__} that holds no data (it is None)"
                 )
-            raise TypeError(f"init={self.init!r} of {self.__qualname__} returned None, not a list of entries")
+            raise TypeError(
+                f"{_role('init', self.init)} of {self.__qualname__} returned None, not a list of entries"
+            )
         if type(entries) is not list:
             entries = _to_list(entries, self.init, self.__qualname__)
         return entries, SINGLE if standard else MIXED
