@@ -8,9 +8,9 @@ import re
 from pathlib import Path
 
 import pytest
+from test_docs import python_blocks
 
 import batchkit
-from test_docs import python_blocks
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "errors.md"
 HEADING = "## Bad inputs and what you get"
@@ -19,7 +19,7 @@ CODE = re.compile(r"`([^`]+)`")
 
 def _table_and_setup():
     text = PAGE.read_text()
-    head, _, rest = text.partition(HEADING)
+    rest = text.partition(HEADING)[2]
     section = rest.split("\n## ", 1)[0]
     setup = [source for _, source in python_blocks(section)]
     rows = []
