@@ -28,7 +28,7 @@ __all__ = ["CONTROL_KEYWORDS", "ApplyParallelMethod", "apply_parallel", "apply_t
 
 #: the keywords apply_parallel takes for itself; all others go to the per-item function
 CONTROL_KEYWORDS = frozenset(
-    {"src", "dst", "target", "n_workers", "init", "post", "requires_rng", "seed", "p"}
+    {"src", "dst", "target", "n_workers", "timeout", "fail_fast", "init", "post", "requires_rng", "seed", "p"}
 )
 
 
@@ -106,6 +106,8 @@ def apply_to_batch(
     dst=None,
     target="threads",
     n_workers=None,
+    timeout=None,
+    fail_fast=False,
     init=None,
     post=None,
     requires_rng=False,
@@ -118,7 +120,7 @@ def apply_to_batch(
     See `apply_parallel`.
     """
     check_target(target)
-    options = RunOptions(n_workers=n_workers)
+    options = RunOptions(n_workers=n_workers, timeout=timeout, fail_fast=fail_fast)
     if src is None and init is None:
         raise TypeError("apply_parallel needs src= (a component name, a list or a tuple of them) or init=")
     if isinstance(src, list):
@@ -137,6 +139,8 @@ def apply_to_batch(
                 dst=one_dst,
                 target=target,
                 n_workers=n_workers,
+                timeout=timeout,
+                fail_fast=fail_fast,
                 post=post,
                 requires_rng=requires_rng,
                 seed=seed,

@@ -7,9 +7,11 @@ The faults that need a fresh process (dying workers, Ctrl-C, what is left runnin
 import time
 
 import fault_items
+import numpy as np
 import pytest
 
 from batchkit import (
+    Batch,
     BatchkitError,
     ItemCancelled,
     ItemTimeout,
@@ -148,3 +150,26 @@ def test_a_bad_fail_fast_is_refused_at_decoration():
     """fail_fast must be a bool, refused when the decorator is applied."""
     with pytest.raises(TypeError, match="'fail_fast'"):
         parallel(init=lambda: [1], target="for", fail_fast="yes")
+
+
+# -- apply_parallel shares the settings -------------------------------------------------------
+
+
+class Frames(Batch):
+    components = ("frames",)
+
+
+def test_apply_parallel_takes_a_timeout():
+    """apply_parallel(timeout=) gives a stuck item ItemTimeout and keeps the others."""
+    batch = Frames.from_data(data={"frames": np.arange(6)})
+    with pytest.raises(ParallelError) as info:
+        batch.apply_parallel(fault_items.stuck_at, 2, src="frames", dst="out", timeout=0.3, seconds=5)
+    assert info.value.failed_positions == [2] and isinstance(info.value.exceptions[0], ItemTimeout)
+
+
+def test_apply_parallel_takes_fail_fast():
+    """apply_parallel(fail_fast=True) cancels the items not started after the first failure."""
+    batch = Frames.from_data(data={"frames": np.arange(40)})
+    with pytest.raises(ParallelError) as info:
+        batch.apply_parallel(fault_items.fail_at, 0, 0.02, src="frames", n_workers=2, fail_fast=True)
+    assert info.value.failed_positions == [0] and info.value.cancelled_positions
