@@ -48,3 +48,16 @@ async def async_raise_timeout_error(x):
 def for_target(name: str, target: str):
     """The function ``name`` of this module, as written for ``target``."""
     return globals()[f"async_{name}" if target == "async" else name]
+
+
+def fail_in(x, bad):
+    """Return ``x * 10``; raise ValueError for the items listed in ``bad``."""
+    if x in bad:
+        raise ValueError(f"item {x} is bad")
+    return x * 10
+
+
+async def async_fail_in(x, bad):
+    if x in bad:
+        raise ValueError(f"item {x} is bad")
+    return x * 10
