@@ -110,4 +110,6 @@ def fmt(seconds: float) -> str:
     """Seconds as a short human number in us or ms."""
     if seconds < 1e-3:
         return f"{seconds * 1e6:.3g} us"
-    return f"{seconds * 1e3:.3g} ms"
+    if seconds < 1:
+        return f"{seconds * 1e3:.3g} ms"
+    return f"{seconds:.3g} s"
