@@ -173,3 +173,28 @@ def test_apply_parallel_takes_fail_fast():
     with pytest.raises(ParallelError) as info:
         batch.apply_parallel(fault_items.fail_at, 0, 0.02, src="frames", n_workers=2, fail_fast=True)
     assert info.value.failed_positions == [0] and info.value.cancelled_positions
+
+
+def test_the_settings_reach_neither_init_nor_post_nor_the_method():
+    """timeout and fail_fast are reserved: init, post and the items never see them."""
+    seen = []
+
+    def init(*args, **kwargs):
+        seen.append(("init", kwargs))
+        return [1]
+
+    def post(results, *args, **kwargs):
+        seen.append(("post", kwargs))
+        return results
+
+    def item(x, **kwargs):
+        return kwargs
+
+    results = parallel(init=init, post=post, target="for")(item)(scale=2, timeout=5, fail_fast=True)
+    assert seen == [("init", {"scale": 2}), ("post", {"scale": 2})] and results == [{"scale": 2}]
+
+
+def test_a_method_may_not_declare_a_reserved_setting():
+    """A method taking a parameter named timeout would never receive it: refused at decoration."""
+    with pytest.raises(TypeError, match="reserves"):
+        parallel(init=[1])(lambda x, timeout=1: x)
