@@ -133,16 +133,18 @@ class Job:
         """Send chunks to the workers that can take one; give back those this call cannot use."""
         waiting = self.pool.waiting
         for worker in list(self.workers):
-            if not worker.outstanding and (not self.pending or (waiting and len(self.workers) > 1)):
-                self._release(worker)
-                continue
-            while self.pending and len(worker.outstanding) < 2:
-                chunk = self.pending[0]
-                if worker.outstanding and (waiting or len(chunk.blob) > PIPELINE_BYTES):
-                    break  # a second chunk only hides the round trip; it must not block the caller
-                self.pending.popleft()
-                if not self._send(worker, chunk):
-                    break
+            if not worker.outstanding:
+                if not self.pending or (waiting and len(self.workers) > 1):
+                    self._release(worker)
+                else:
+                    self._send(worker, self.pending.popleft())
+        # Then a second chunk each, in the same order, so chunks start about in their order.
+        for worker in list(self.workers):
+            if not self.pending or waiting:
+                break
+            if len(worker.outstanding) == 1 and len(self.pending[0].blob) <= PIPELINE_BYTES:
+                # It only hides the round trip; a larger one must not block the caller.
+                self._send(worker, self.pending.popleft())
 
     def _send(self, worker: Worker, chunk: Chunk) -> bool:
         chunk.id = self.pool.chunk_ids()

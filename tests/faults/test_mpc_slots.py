@@ -1,0 +1,90 @@
+"""mpc: the slot protocol between `Calls.run_range` and a worker's `SlotCancel`, in this process.
+
+A worker learns which item runs from run_range reading ``cancel.requested`` exactly once
+before each item, in order; the caller trusts that to blame the right item when a worker
+dies. These tests pin it for each of run_range's loops.
+"""
+
+import array
+import time
+
+import pytest
+
+from batchkit._calls import MIXED, SINGLE, Calls, Outcomes
+from batchkit.executors._mpc_worker import ITEM, SLOT_WIDTH, STARTED, STOP, STOPPED, SlotCancel
+
+pytestmark = pytest.mark.timeout(30)
+
+BASE = SLOT_WIDTH  # the second slot: the offset is used
+
+
+def _table():
+    return memoryview(array.array("q", [0] * (3 * SLOT_WIDTH)))
+
+
+class Recorder:
+    """An item function that records the ITEM field the worker announced while it runs."""
+
+    def __init__(self, table, fail_at=None):
+        self.table = table
+        self.seen = []
+        self.fail_at = fail_at
+
+    def __call__(self, x, *args, **kwargs):
+        self.seen.append((x, self.table[BASE + ITEM], self.table[BASE + STARTED]))
+        if x == self.fail_at:
+            raise ValueError(x)
+        return x
+
+
+@pytest.mark.parametrize(
+    "calls",
+    [
+        Calls([0, 1, 2, 3, 4], SINGLE),  # the hot loop
+        Calls([[0], [1], [2], [3], [4]], MIXED, args=("extra",)),  # the loop that binds arguments
+    ],
+    ids=["plain", "bound"],
+)
+@pytest.mark.parametrize("watched", [False, True], ids=["", "with progress"])
+def test_each_item_is_announced_before_it_runs(calls, watched):
+    """While item k runs, its slot holds k and a start time from this clock, for every loop."""
+    table = _table()
+    calls.cancel = SlotCancel(table, BASE)
+    if watched:
+        calls.progress = lambda n: None  # run_range's watched loop
+    record = Recorder(table)
+    before = time.monotonic_ns()
+    outcomes = Outcomes(len(calls))
+    calls.run_range(record, 0, len(calls), outcomes)
+    assert outcomes.values == [0, 1, 2, 3, 4]
+    assert [(x, item) for x, item, _ in record.seen] == [(k, k) for k in range(5)]
+    assert all(before <= started <= time.monotonic_ns() for _, _, started in record.seen)
+
+
+def test_the_stop_flag_stops_before_the_next_item():
+    """A stop set while an item runs: that item ends, no further item starts, ITEM says stopped."""
+    table = _table()
+    calls = Calls(list(range(6)), SINGLE)
+    calls.cancel = SlotCancel(table, BASE)
+
+    def stop_at_two(x):
+        if x == 2:
+            table[BASE + STOP] = 1  # what the caller does for fail_fast or Ctrl-C
+        return x
+
+    outcomes = Outcomes(6)
+    calls.run_range(stop_at_two, 0, 6, outcomes)
+    assert outcomes.values[:3] == [0, 1, 2] and outcomes.values[3:] == Outcomes(3).values
+    assert table[BASE + ITEM] == STOPPED
+
+
+def test_fail_fast_in_the_worker_sets_the_stop_flag():
+    """With fail_fast, the failed item sets the shared stop flag, which the caller reads."""
+    table = _table()
+    calls = Calls(list(range(6)), SINGLE, fail_fast=True)
+    calls.cancel = SlotCancel(table, BASE)
+    outcomes = Outcomes(6)
+    calls.run_range(Recorder(table, fail_at=1), 0, 6, outcomes)
+    assert outcomes.failed == [1] and table[BASE + STOP] == 1
+    assert [x for x in outcomes.values[2:]] == Outcomes(4).values
+    assert table[0:SLOT_WIDTH].tolist() == [0] * SLOT_WIDTH  # other slots untouched
