@@ -9,7 +9,7 @@ from ._action import action
 from ._fanout import Results
 from ._parallel import any_action_failed, inbatch_parallel, parallel
 from .apply import apply_parallel
-from .batch import Batch, Item, ItemRecord
+from .batch import Batch, Item, ItemRecord, RunContext
 from .dataset import Dataset
 from .errors import (
     BatchkitError,
@@ -31,6 +31,7 @@ from .jit import mjit
 from .named import PP, B, C, D, F, I, NamedExpression, P, R, V, W, eval_expr
 from .pipeline import Pipeline
 from .progress import item_progress
+from .report import RunReport
 from .rng import make_rng
 from .store import BatchWriter, iter_output, output_info, read_output
 
@@ -61,6 +62,8 @@ __all__ = [
     "PipelineError",
     "R",
     "RemoteTraceback",
+    "RunContext",
+    "RunReport",
     "Results",
     "SkipBatch",
     "SkipBatchException",

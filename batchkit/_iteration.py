@@ -6,6 +6,7 @@ epochs the same way.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 
@@ -13,7 +14,7 @@ import numpy as np
 
 from .rng import make_rng
 
-__all__ = ["IterationPlan"]
+__all__ = ["IterationPlan", "keyword_only_after_batch_size"]
 
 
 # -- argument checks -----------------------------------------------------------------------------
@@ -41,6 +42,43 @@ def _is_shuffled(shuffle) -> bool:
     return not (shuffle is None or (isinstance(shuffle, (bool, np.bool_)) and not shuffle))
 
 
+def keyword_only_after_batch_size(method):
+    """Refuse run arguments after ``batch_size`` given by position, saying to pass them by name.
+
+    The old positional orders disagreed (``dataset.gen_batch(8, 2)`` took 2 as the shuffle seed,
+    ``pipeline.gen_batch(8, 2)`` as ``n_epochs``), so a second positional argument is an error
+    everywhere, with a message that names the fix rather than Python's "takes 2 positional
+    arguments".
+
+    >>> class Source:
+    ...     @keyword_only_after_batch_size
+    ...     def gen_batch(self, batch_size, *, n_epochs=None):
+    ...         return batch_size, n_epochs
+    >>> Source().gen_batch(8, n_epochs=2)
+    (8, 2)
+    >>> try:
+    ...     Source().gen_batch(8, 2)
+    ... except TypeError as error:
+    ...     print(str(error).replace("; ", ";\\n"))
+    gen_batch(8, 2): every argument after batch_size is keyword-only;
+    pass it by name, e.g. gen_batch(8, n_epochs=2) or gen_batch(8, shuffle=2)
+    """
+
+    @functools.wraps(method)
+    def checked(self, *args, **kwargs):
+        if len(args) > 1:
+            name = method.__name__
+            shown = ", ".join(map(repr, args))
+            first, second = repr(args[0]), repr(args[1])
+            raise TypeError(
+                f"{name}({shown}): every argument after batch_size is keyword-only; pass it by "
+                f"name, e.g. {name}({first}, n_epochs={second}) or {name}({first}, shuffle={second})"
+            )
+        return method(self, *args, **kwargs)
+
+    return checked
+
+
 # -- the order of batches --------------------------------------------------------------------------
 
 
@@ -56,7 +94,7 @@ class IterationPlan:
     n_items : int
         The number of items in the index (>= 1).
     batch_size : int
-        Items per batch, ``1 <= batch_size <= n_items``.
+        Items per batch, ``1 <= batch_size <= n_items``. The arguments after it are keyword-only.
     shuffle : bool, None, int, numpy.random.SeedSequence, numpy.random.Generator or numpy.random.RandomState
         ``False`` or ``None`` keep the index order in every epoch. Anything else draws a new
         permutation at the start of each epoch from ``make_rng(shuffle)``: ``True`` from fresh
@@ -103,7 +141,7 @@ class IterationPlan:
     (3, [[0, 1, 2], [3, 0, 1], [2, 3, 0]], 2)
     """
 
-    def __init__(self, n_items, batch_size, shuffle=False, n_iters=None, n_epochs=None, drop_last=False):
+    def __init__(self, n_items, batch_size, *, shuffle=False, n_iters=None, n_epochs=None, drop_last=False):
         if not _is_int(n_items) or n_items < 1:
             raise ValueError(f"an iteration plan needs at least one item (got n_items={n_items!r})")
         if not _is_int(batch_size):
@@ -229,13 +267,17 @@ def _same_arg(a, b) -> bool:
 class _BatchCursor:
     """The state behind ``next_batch``: a plan, restarted whenever the arguments change."""
 
+    _ARGS = ("batch_size", "shuffle", "n_iters", "n_epochs", "drop_last")
+
     def __init__(self):
         self.plan = None
         self._args = None
 
-    def next_positions(self, n_items, *args) -> np.ndarray:
+    def next_positions(self, n_items, **arguments) -> np.ndarray:
+        args = tuple(arguments[name] for name in self._ARGS)
         if self.plan is None or not all(map(_same_arg, self._args, args)):
-            self.plan = IterationPlan(n_items, *args)
+            batch_size, *options = args
+            self.plan = IterationPlan(n_items, batch_size, **dict(zip(self._ARGS[1:], options, strict=True)))
             self._args = args
         return next(self.plan)
 

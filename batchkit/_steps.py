@@ -1,16 +1,26 @@
 """Executing one recorded action on one batch: batch methods, built-ins, sub-pipelines.
 
 ``run`` below is the `batchkit._run._Run` of the current run (its pipeline, lock, writers,
-batch size); ``context`` holds what one batch's steps hand to the next (batches pulled by
-``join``).
+batch size, failure policy, action clock); ``context`` holds what one batch's steps hand to the
+next (batches pulled by ``join``) and the items dropped from it (``"dropped"``).
+
+Each step on a batch is timed into the run's clock under the action's name. Under
+``on_error="skip_items"`` a step that raises goes through `batchkit._skip` first: the items
+that failed are dropped and the batch goes on, or the error is raised as it came.
 """
 
 from __future__ import annotations
 
-from .errors import PipelineError
+import time
+
+from ._skip import drop_failed_items
+from .errors import PipelineError, SkipBatch, StopPipeline
 from .named import eval_expr
 
-__all__ = ["execute"]
+__all__ = ["execute", "write"]
+
+#: built-ins that do not work item by item: a failure there fails the batch
+_WHOLE_BATCH = frozenset({"join", "merge", "write_to", "rebatch"})
 
 
 def _evaluate(value, batch, pipeline):
@@ -29,12 +39,40 @@ def execute(run, action, batch, context: dict):
             for inner in action.pipeline.actions:
                 batch = execute(run, inner, batch, context)
         return batch
-    if action.kind == "builtin":
-        return _BUILTINS[action.name](run, action, batch, context)
+    items = len(batch) if batch is not None else 0
+    started = time.perf_counter()
+    call = {}
+    try:
+        if action.kind == "builtin":
+            return _BUILTINS[action.name](run, action, batch, context)
+        return _method(run, action, batch, context, call)
+    except Exception as error:
+        if (
+            run.on_error != "skip_items"
+            or batch is None
+            or isinstance(error, (SkipBatch, StopPipeline))
+            or (action.kind == "builtin" and action.name in _WHOLE_BATCH)
+        ):
+            raise
+        kept, dropped = drop_failed_items(batch, error, call.get("method"), call.get("kwargs"))
+        context.setdefault("dropped", []).extend((value, action.name, item) for value, item in dropped)
+        if kept is None:
+            error.add_note(f"batchkit: every item of the batch failed in {action.name}; the batch is skipped")
+            raise
+        return kept
+    finally:
+        if batch is not None:
+            run.clock.add(action.name, time.perf_counter() - started, items)
+
+
+def _method(run, action, batch, context, call: dict):
+    """Call the batch's method named by ``action``; ``call`` gets the method and its keywords."""
+    pipeline = run.pipeline
     method = getattr(batch, action.name)
     no_eval = set(getattr(method, "action", {}).get("no_eval", ()))
     args = _evaluate(action.args, batch, pipeline)
     kwargs = {k: (v if k in no_eval else _evaluate(v, batch, pipeline)) for k, v in action.kwargs.items()}
+    call["method"], call["kwargs"] = method, kwargs
     joined = context.pop("joined", ())
     result = method(*joined, *args, **kwargs)
     return batch if result is None else result
@@ -96,33 +134,23 @@ def _merge(run, action, batch, context):
     fn = action.kwargs.get("fn")
     if fn is not None:
         return fn([batch, *others])
-    from .batch import merge_batches
+    from .batch import merge_batches, set_run_context
 
     merged, _ = merge_batches(
         [batch, *others], None, action.kwargs.get("components"), action.kwargs.get("batch_class")
     )
-    for name in ("pipeline", "iteration", "n_iterations", "random_seed", "random"):
-        setattr(merged, name, getattr(batch, name, None))
-    return merged
+    return set_run_context(merged, batch.run_context)
 
 
 def write(run, action, batch) -> None:
     """Write ``batch`` with the run's writer for this ``write_to`` step (made on first use)."""
-    from .store import BatchWriter
-
     key = id(action)
     writer = run.writers.get(key)
     if writer is None:
         with run.lock:
             writer = run.writers.get(key)
             if writer is None:
-                (path,) = action.args
-                writer = run.writers[key] = BatchWriter(
-                    path,
-                    action.kwargs.get("components"),
-                    mode=action.kwargs.get("mode", "new"),
-                    run_id=action.kwargs.get("run_id") or run.run_id,
-                )
+                writer = run.writers[key] = run.open_writer(action)
     writer.write(batch)
 
 

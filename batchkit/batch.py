@@ -7,14 +7,86 @@ received changes the batch.
 
 from __future__ import annotations
 
+import dataclasses
 import keyword
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 
 from ._action import action
 
-__all__ = ["Batch", "Item", "ItemRecord", "merge_batches"]
+__all__ = ["Batch", "Item", "ItemRecord", "RunContext", "crop_batch", "merge_batches", "set_run_context"]
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a pipeline run attaches to each of its batches, as one read-only record.
+
+    A batch reads it through properties of the same names (``batch.iteration``,
+    ``batch.random``, ...), batchflow's attribute names; none of them can be a component. A
+    batch made outside a run has an empty context unless its constructor was given some of it
+    (``Batch(index, pipeline=p, iteration=3)``).
+
+    Attributes
+    ----------
+    pipeline : Pipeline or None
+        The pipeline running the batch (not pickled with the batch).
+    iteration : int or None
+        The batch's number in the run, from 0.
+    n_iterations : int or None
+        How many batches the run makes (None when endless or unknown, as after a ``rebatch``).
+    random_seed : numpy.random.SeedSequence or None
+        The batch's seed, derived from the run's ``seed`` and the batch's number.
+    random : numpy.random.Generator or None
+        The batch's generator, made from ``random_seed``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from batchkit import Batch, Dataset
+    >>> dataset = Dataset(6, Batch)
+    >>> batches = list(dataset.p.gen_batch(4, seed=1))
+    >>> [batch.iteration for batch in batches], batches[0].n_iterations
+    ([0, 1], 2)
+    >>> isinstance(batches[0].run_context, RunContext), isinstance(batches[0].random, np.random.Generator)
+    (True, True)
+    """
+
+    pipeline: object = None
+    iteration: int | None = None
+    n_iterations: int | None = None
+    random_seed: np.random.SeedSequence | None = None
+    random: np.random.Generator | None = None
+
+
+#: the run context's fields: read-only properties of every batch, never component names
+RUN_CONTEXT_FIELDS = tuple(field.name for field in dataclasses.fields(RunContext))
+_EMPTY_CONTEXT = RunContext()
+
+
+def set_run_context(batch, context: RunContext):
+    """Attach ``context`` to ``batch`` (what a run does to each batch); return the batch.
+
+    A module function, not a method, so that no subclass can shadow it.
+    """
+    if not isinstance(context, RunContext):
+        raise TypeError(f"a batch's run context must be a RunContext (got {type(context).__name__})")
+    object.__setattr__(batch, "_run_context", context)
+    return batch
+
+
+def _context_property(name: str, doc: str) -> property:
+    def read(batch):
+        return getattr(batch.__dict__.get("_run_context", _EMPTY_CONTEXT), name)
+
+    def refuse(batch, value):
+        raise AttributeError(
+            f"{type(batch).__name__}.{name} is part of the batch's run context, which is read-only: "
+            f"a pipeline run sets it; outside a run pass {name}= to the constructor"
+        )
+
+    return property(read, refuse, doc=doc)
 
 
 class _Component:
@@ -128,6 +200,11 @@ def _check_component_names(names, owner: str) -> tuple[str, ...]:
     for name in names:
         if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
             raise TypeError(f"component names of {owner} must be identifiers (got {name!r})")
+        if name in RUN_CONTEXT_FIELDS or name == "run_context":
+            raise ValueError(
+                f"component name {name!r} of {owner} is taken by the run context (batch.{name} is "
+                "set by a pipeline run, see RunContext); choose another"
+            )
         if name.startswith("_") or name in _RESERVED_NAMES:
             raise ValueError(
                 f"component name {name!r} of {owner} is taken by Batch itself or private; choose another"
@@ -156,17 +233,24 @@ class Batch:
     ----------
     index : array-like or index object
         The batch's index values (an object with ``.indices`` is taken as an index).
-    dataset, pipeline : optional
-        What the batch came from; kept as attributes (not pickled).
+    dataset : optional
+        What the batch came from; kept as an attribute (not pickled).
+    pipeline : optional
+        The pipeline the batch belongs to: the ``pipeline`` of its `RunContext` (not pickled).
     preloaded : dict, tuple, list or array, optional
         Data for the batch's items, aligned with ``index`` (see `from_data`).
     copy : bool
         Store a deep copy of ``preloaded`` instead of the objects given.
     **attrs
-        Stored as attributes of the batch.
+        Stored as attributes of the batch; ``iteration``, ``n_iterations``, ``random_seed`` and
+        ``random`` go to its `RunContext` instead.
 
     Notes
     -----
+    What a pipeline run attaches to a batch is one read-only `RunContext`, read through the
+    properties ``pipeline``, ``iteration``, ``n_iterations``, ``random_seed`` and ``random``
+    (batchflow's names) or as ``run_context``.
+
     ``batch.<component>`` returns the stored object itself. ``batch[value]`` looks an item up
     by index value in O(1) and returns an `Item` view.
     """
@@ -175,6 +259,11 @@ class Batch:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        # actions that can check themselves against the class (a misspelled init or post name)
+        for attribute in list(cls.__dict__.values()):
+            check = getattr(attribute, "check_spelling", None)
+            if callable(check):
+                check(cls)
         declared = cls.__dict__.get("components")
         if declared is None:
             return
@@ -200,11 +289,26 @@ class Batch:
         self.__positions = None
         self._data = {} if self.components is not None else None
         self.dataset = dataset
-        self.pipeline = pipeline
+        context = {name: attrs.pop(name) for name in RUN_CONTEXT_FIELDS[1:] if name in attrs}
+        if pipeline is not None or context:
+            set_run_context(self, RunContext(pipeline=pipeline, **context))
         for name, value in attrs.items():
             setattr(self, name, value)
         if preloaded is not None:
             _store_data(self, preloaded, copy=copy)
+
+    # -- run context (set by a pipeline run; read-only) ------------------------------------
+
+    pipeline = _context_property("pipeline", "The pipeline running this batch (None outside a run).")
+    iteration = _context_property("iteration", "The batch's number in its run, from 0 (None outside a run).")
+    n_iterations = _context_property("n_iterations", "How many batches the run makes (None if unknown).")
+    random_seed = _context_property("random_seed", "The batch's SeedSequence, derived from the run's seed.")
+    random = _context_property("random", "The batch's numpy Generator, made from ``random_seed``.")
+
+    @property
+    def run_context(self) -> RunContext:
+        """Everything the run attached to this batch, as one frozen `RunContext`."""
+        return self.__dict__.get("_run_context", _EMPTY_CONTEXT)
 
     # -- construction -----------------------------------------------------------------------
 
@@ -439,7 +543,10 @@ class Batch:
         state = self.__dict__.copy()
         # What the batch belongs to stays behind: a pipeline or dataset may be huge, or hold
         # locks and pools that cannot cross a process boundary.
-        state["dataset"] = state["pipeline"] = None
+        state["dataset"] = None
+        context = state.get("_run_context")
+        if context is not None and context.pipeline is not None:
+            state["_run_context"] = dataclasses.replace(context, pipeline=None)
         state["_Batch__positions"] = None
         return state
 
@@ -453,7 +560,7 @@ class Batch:
 
 _RESERVED_NAMES = frozenset(name for name in dir(Batch) if not name.startswith("__")) | {
     "dataset",
-    "pipeline",
+    *RUN_CONTEXT_FIELDS,
 }
 
 
@@ -502,6 +609,68 @@ def merge_batches(batches, batch_size=None, components=None, batch_class=None):
         return batch
 
     return make(0, min(batch_size, total)), make(batch_size, total)
+
+
+def _crop_value(value, keep: np.ndarray, n: int, name: str):
+    """The elements of one component (or of raw data) at positions ``keep``."""
+    if value is None:
+        return None
+    length = _length(value)
+    if length != n:
+        raise ValueError(
+            f"{name} has {length} elements for the batch's {n} items, so it cannot be cropped "
+            "with the index; a component must hold one element per item"
+        )
+    if isinstance(value, np.ndarray):
+        return value[keep]
+    if isinstance(value, (list, tuple)):
+        return type(value)(value[i] for i in keep.tolist())
+    if hasattr(value, "iloc"):  # pandas
+        return value.iloc[keep]
+    return value[keep]
+
+
+def crop_batch(batch, keep):
+    """Keep only the items at positions ``keep`` of ``batch``: its index and every component.
+
+    The batch is changed in place (its class, attributes and run context stay) and returned.
+    Nothing changes if some component cannot be cropped (it has not one element per item).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> class Pairs(Batch):
+    ...     components = ("x", "names")
+    >>> batch = Pairs.from_data(index=[10, 11, 12], data=(np.array([1, 2, 3]), ["a", "b", "c"]))
+    >>> batch = crop_batch(batch, [0, 2])
+    >>> batch.indices.tolist(), batch.x.tolist(), batch.names, batch.get_pos(12)
+    ([10, 12], [1, 3], ['a', 'c'], 1)
+    """
+    keep = np.asarray(keep, dtype=np.intp).reshape(-1)
+    n = len(batch)
+    if keep.size and (keep.min() < 0 or keep.max() >= n):
+        raise IndexError(f"positions to keep must be within 0..{n - 1} (got {keep.tolist()})")
+    index = batch.index
+    if hasattr(index, "create_batch") and hasattr(index, "indices"):
+        new_index = index.create_batch(keep)  # an index of the same class (FilesIndex keeps paths)
+        new_indices = np.asarray(new_index.indices)
+    else:
+        new_indices = np.asarray(batch.indices)[keep]
+        new_index = new_indices
+    data = batch.data
+    if batch.components is None:
+        new_data = _crop_value(data, keep, n, "the batch's data")
+    else:
+        new_data = {name: _crop_value(value, keep, n, f"component {name!r}") for name, value in data.items()}
+    # everything is computed: now change the batch, all at once
+    object.__setattr__(batch, "_index", new_index)
+    object.__setattr__(batch, "_indices", new_indices)
+    object.__setattr__(batch, "_Batch__positions", None)
+    if batch.components is None:
+        object.__setattr__(batch, "_data", new_data)
+    else:
+        batch.data.update(new_data)
+    return batch
 
 
 def _data_length(cls, data) -> int:

@@ -7,7 +7,13 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ._iteration import IterationPlan, _BatchCursor, _check_reset_what, _is_shuffled
+from ._iteration import (
+    IterationPlan,
+    _BatchCursor,
+    _check_reset_what,
+    _is_shuffled,
+    keyword_only_after_batch_size,
+)
 from .batch import Batch
 from .index import DatasetIndex
 from .rng import make_rng
@@ -199,22 +205,28 @@ class Dataset:
             kwargs = {"copy": True, **kwargs}
         return self.batch_class(batch_index, dataset=self, preloaded=crop, **kwargs)
 
-    def gen_batch(self, batch_size, shuffle=False, n_iters=None, n_epochs=None, drop_last=False, **kwargs):
+    @keyword_only_after_batch_size
+    def gen_batch(self, batch_size, *, shuffle=False, n_iters=None, n_epochs=None, drop_last=False, **kwargs):
         """Yield batches in the order of an `IterationPlan`.
 
         Parameters
         ----------
         batch_size, shuffle, n_iters, n_epochs, drop_last
             As for `IterationPlan`; with neither ``n_iters`` nor
-            ``n_epochs``, one epoch.
+            ``n_epochs``, one epoch. Every argument after ``batch_size`` is keyword-only.
         **kwargs
             Passed on to `create_batch`.
         """
-        plan = IterationPlan(len(self), batch_size, shuffle, n_iters, n_epochs, drop_last)
+        plan = IterationPlan(
+            len(self), batch_size, shuffle=shuffle, n_iters=n_iters, n_epochs=n_epochs, drop_last=drop_last
+        )
         for positions in plan:
             yield self.create_batch(positions, pos=True, **kwargs)
 
-    def next_batch(self, batch_size, shuffle=False, n_iters=None, n_epochs=None, drop_last=False, **kwargs):
+    @keyword_only_after_batch_size
+    def next_batch(
+        self, batch_size, *, shuffle=False, n_iters=None, n_epochs=None, drop_last=False, **kwargs
+    ):
         """The next batch of the dataset's running iteration (arguments as for `gen_batch`).
 
         A call whose iteration arguments differ from the running ones starts a new iteration with
@@ -225,8 +237,15 @@ class Dataset:
         StopIteration
             The iteration is done.
         """
-        args = (batch_size, shuffle, n_iters, n_epochs, drop_last)
-        return self.create_batch(self._cursor.next_positions(len(self), *args), pos=True, **kwargs)
+        positions = self._cursor.next_positions(
+            len(self),
+            batch_size=batch_size,
+            shuffle=shuffle,
+            n_iters=n_iters,
+            n_epochs=n_epochs,
+            drop_last=drop_last,
+        )
+        return self.create_batch(positions, pos=True, **kwargs)
 
     def reset(self, what="iter") -> None:
         """Forget the running `next_batch` iteration (``what``: ``'iter'`` or ``'all'``)."""

@@ -18,7 +18,14 @@ from types import MappingProxyType
 
 import numpy as np
 
-from ._iteration import IterationPlan, _BatchCursor, _check_reset_what, _is_int, _is_shuffled
+from ._iteration import (
+    IterationPlan,
+    _BatchCursor,
+    _check_reset_what,
+    _is_int,
+    _is_shuffled,
+    keyword_only_after_batch_size,
+)
 from .rng import make_rng
 
 __all__ = ["DatasetIndex", "FilesIndex", "IterationPlan"]
@@ -304,24 +311,29 @@ class DatasetIndex:
 
     # -- batches ----------------------------------------------------------------------------------
 
-    def gen_batch(self, batch_size, shuffle=False, n_iters=None, n_epochs=None, drop_last=False):
+    @keyword_only_after_batch_size
+    def gen_batch(self, batch_size, *, shuffle=False, n_iters=None, n_epochs=None, drop_last=False):
         """Yield batches (indices of the same class) as `IterationPlan` orders them.
 
         Parameters
         ----------
         batch_size, shuffle, n_iters, n_epochs, drop_last
-            As for `IterationPlan`; with neither ``n_iters`` nor ``n_epochs``, one epoch.
+            As for `IterationPlan`; with neither ``n_iters`` nor ``n_epochs``, one epoch. Every
+            argument after ``batch_size`` is keyword-only.
 
         Examples
         --------
         >>> [b.indices.tolist() for b in DatasetIndex(4).gen_batch(3, n_iters=3)]
         [[0, 1, 2], [3, 0, 1], [2, 3, 0]]
         """
-        plan = IterationPlan(len(self), batch_size, shuffle, n_iters, n_epochs, drop_last)
+        plan = IterationPlan(
+            len(self), batch_size, shuffle=shuffle, n_iters=n_iters, n_epochs=n_epochs, drop_last=drop_last
+        )
         for positions in plan:
             yield self.create_batch(positions)
 
-    def next_batch(self, batch_size, shuffle=False, n_iters=None, n_epochs=None, drop_last=False):
+    @keyword_only_after_batch_size
+    def next_batch(self, batch_size, *, shuffle=False, n_iters=None, n_epochs=None, drop_last=False):
         """The next batch of a running iteration (arguments as for `gen_batch`).
 
         The iteration state lives between calls. A call whose arguments differ from the running
@@ -340,8 +352,15 @@ class DatasetIndex:
         >>> index.next_batch(3).indices.tolist()  # other arguments: a new iteration
         [0, 1, 2]
         """
-        args = (batch_size, shuffle, n_iters, n_epochs, drop_last)
-        return self.create_batch(self._cursor.next_positions(len(self), *args))
+        positions = self._cursor.next_positions(
+            len(self),
+            batch_size=batch_size,
+            shuffle=shuffle,
+            n_iters=n_iters,
+            n_epochs=n_epochs,
+            drop_last=drop_last,
+        )
+        return self.create_batch(positions)
 
     def reset(self, what="iter") -> None:
         """Forget the running `next_batch` iteration (``what``: ``'iter'`` or ``'all'``)."""

@@ -12,6 +12,7 @@ import functools
 import inspect
 from dataclasses import dataclass, field, replace
 
+from ._iteration import keyword_only_after_batch_size
 from .variables import Variables
 
 __all__ = ["Action", "Pipeline"]
@@ -84,6 +85,25 @@ def _accepted_keywords(attribute):
     return names | reserved
 
 
+def _check_names(attribute, batch_class) -> None:
+    """Let an action check itself against the batch class (``check_names``, when it has one).
+
+    An ``@inbatch_parallel`` action validates its init and post names this way. It may sit
+    under ``@action`` or another wrapper, so the wrappers are looked through as in
+    `_accepted_keywords`; the first ``check_names`` found is called.
+    """
+    fn = attribute
+    for _ in range(8):
+        check = getattr(fn, "check_names", None)
+        if callable(check):
+            check(batch_class)
+            return
+        inner = getattr(fn, "__wrapped__", None) or getattr(fn, "_fn", None)
+        if inner is None or inner is fn:
+            return
+        fn = inner
+
+
 def _check_action(batch_class, name: str, kwargs: dict | None = None) -> None:
     """Raise if ``batch_class`` (or, when None, every Batch subclass) cannot run ``name(**kwargs)``."""
     classes = [batch_class] if batch_class is not None else _batch_subclasses()
@@ -98,9 +118,13 @@ def _check_action(batch_class, name: str, kwargs: dict | None = None) -> None:
         where = batch_class.__name__ if batch_class is not None else "any Batch class"
         hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
         raise AttributeError(f"{where} has no action {name!r}{hint}")
-    if not kwargs or batch_class is None:
+    if batch_class is None:
         return
-    accepted = _accepted_keywords(getattr(batch_class, name))
+    attribute = getattr(batch_class, name)
+    _check_names(attribute, batch_class)
+    if not kwargs:
+        return
+    accepted = _accepted_keywords(attribute)
     unexpected = sorted(set(kwargs) - accepted) if accepted is not None else []
     if unexpected:
         raise TypeError(f"unexpected keyword arguments for {batch_class.__name__}.{name}(): {unexpected}")
@@ -191,6 +215,8 @@ class Pipeline:
         self._lazy_run: tuple | None = None
         self._next_state = None
         self.random = None
+        #: what the last run did (a `RunReport`), None before the first run
+        self.last_run = None
 
     # -- building ---------------------------------------------------------------------------
 
@@ -408,32 +434,34 @@ class Pipeline:
 
     # -- running (see batchkit._run) ----------------------------------------------------------
 
+    @keyword_only_after_batch_size
     def run(
         self,
         batch_size=None,
+        *,
         n_epochs=None,
         n_iters=None,
         shuffle=False,
         drop_last=False,
-        *,
         prefetch=0,
         bar="auto",
         on_batch=None,
         on_error="raise",
         log_file=None,
         seed=None,
+        journal=None,
         lazy=False,
         **batch_kwargs,
     ):
         """Run every batch of the dataset through the pipeline; return the pipeline.
 
         No batch is kept once its ``on_batch`` callback returned, so memory stays flat however
-        many batches run.
+        many batches run. What the run did is in ``pipeline.last_run`` afterwards (a `RunReport`).
 
         Parameters
         ----------
         batch_size : int
-            Items per batch.
+            Items per batch. Every argument after it is keyword-only.
         n_epochs, n_iters : int, optional
             Passes over the dataset, or a number of batches; one epoch when neither is given.
         shuffle : bool, int, SeedSequence or Generator
@@ -447,13 +475,25 @@ class Pipeline:
             gives tqdm's options.
         on_batch : callable, optional
             Called with each finished batch, in order, in the calling thread.
-        on_error : {"raise", "skip"}
-            ``"raise"`` stops at the first failed batch; ``"skip"`` logs it, goes on, warns at
-            the end with the count, and raises only if every batch failed.
+        on_error : {"raise", "skip", "skip_items"}
+            ``"raise"`` stops at the first failed batch. ``"skip"`` logs a failed batch, leaves
+            it out and goes on. ``"skip_items"`` drops the items that failed in an action (a
+            `ParallelError` says which) from their batch, index and components together, and
+            goes on with the rest; a batch whose error names no items, or whose items all
+            failed, is skipped as with ``"skip"``. Both skipping policies warn once at the end
+            with the counts, and raise `PipelineError` if every batch failed.
         log_file : str or path, optional
-            Also write the run's progress and every batch error to this file.
+            Also write to this file the run's progress, every skipped batch and dropped item
+            with its traceback, what anything logs to the ``batchkit`` logger during the run
+            (INFO and up) and every warning shown during the run.
         seed : int, optional
             Seeds the per-batch and per-item random generators (``shuffle``'s int by default).
+        journal : str or path, optional
+            A file recording each finished batch (durably, once its ``write_to`` parts are on
+            disk). Running the same script again with the same journal skips those batches and
+            finishes the rest, so each batch is in the output exactly once, in order, even
+            after a crash. A journal of another run is refused. A shuffled run needs a
+            ``seed``; ``rebatch``, ``join`` and ``merge`` cannot be journaled.
         lazy : bool
             Only store these arguments for a later ``run()`` or ``next_batch()``.
         **batch_kwargs
@@ -480,36 +520,43 @@ class Pipeline:
             raise TypeError("give batch_size (or store run arguments first with run(..., lazy=True))")
         return dict(self._lazy_run)
 
+    @keyword_only_after_batch_size
     def gen_batch(
         self,
         batch_size=None,
+        *,
         n_epochs=None,
         n_iters=None,
         shuffle=False,
         drop_last=False,
-        *,
         prefetch=0,
         bar=False,
         on_batch=None,
         on_error="raise",
         log_file=None,
         seed=None,
+        journal=None,
         **batch_kwargs,
     ):
-        """Yield each batch after it went through the pipeline (arguments as in `run`)."""
+        """Yield each batch after it went through the pipeline (arguments as in `run`).
+
+        Every argument after ``batch_size`` is keyword-only. With a ``journal``, a batch is
+        recorded as finished before it is yielded.
+        """
         from ._run import generate
 
         arguments = _run_arguments(locals())
         return generate(self, **self._stored_or(arguments))
 
+    @keyword_only_after_batch_size
     def next_batch(
         self,
         batch_size=None,
+        *,
         n_epochs=None,
         n_iters=None,
         shuffle=False,
         drop_last=False,
-        *,
         prefetch=0,
         on_error="raise",
         seed=None,
@@ -517,13 +564,20 @@ class Pipeline:
     ):
         """The next processed batch; a call with other arguments than the last one starts anew.
 
-        Without ``n_epochs`` and ``n_iters``, batches keep coming, epoch after epoch. Raises
-        ``StopIteration`` when the iteration asked for is over.
+        Every argument after ``batch_size`` is keyword-only. Without ``n_epochs`` and
+        ``n_iters``, batches keep coming, epoch after epoch. Raises ``StopIteration`` when the
+        iteration asked for is over. It keeps no journal.
         """
         from ._run import Failed, generate
 
-        arguments = _run_arguments({**locals(), "bar": False, "on_batch": None, "log_file": None})
+        arguments = _run_arguments(
+            {**locals(), "bar": False, "on_batch": None, "log_file": None, "journal": None}
+        )
         arguments = self._stored_or(arguments)
+        if arguments.get("journal") is not None:
+            raise TypeError(
+                "next_batch keeps no journal: the stored run arguments have one; use run or gen_batch"
+            )
         arguments.update(bar=False, on_batch=None)
         endless = arguments["n_epochs"] is None and arguments["n_iters"] is None
         key = repr(sorted(arguments.items()))
@@ -562,6 +616,7 @@ _RUN_KEYS = (
     "on_error",
     "log_file",
     "seed",
+    "journal",
     "batch_kwargs",
 )
 

@@ -19,6 +19,14 @@ files. The manifest keeps counts, not per-part lists, so it does not grow with t
 
 An output belongs to one run (its ``run_id``): appending is allowed only to resume that same
 run, so that the results of two different runs can never be mixed in one output.
+
+Resuming a run after a crash (a pipeline's ``journal``, see `batchkit._journal`) may find parts
+that the manifest counts but the journal does not: written just before the crash, and about to
+be written again. `BatchWriter.state` is the manifest's counts after a part, which the journal
+records; `BatchWriter.roll_back` puts the manifest back to such a state (atomically, like every
+manifest write) and deletes the parts after it, so that no batch is in the output twice. With
+``fsync=True`` a part, the manifest and the directory entries are on the disk before `write`
+returns, so that what a journal then records survives a crash of the machine too.
 """
 
 from __future__ import annotations
@@ -54,6 +62,8 @@ _PART_RE = re.compile(r"part-\d{6,}\.npz")
 # The name under which the data of a batch without declared components is stored (``data`` is
 # a Batch attribute, so no declared component can take it).
 _RAW_DATA = "data"
+#: the manifest's keys that `BatchWriter.state` gives and `BatchWriter.roll_back` restores
+_STATE_KEYS = ("n_parts", "n_items", "index_dtype", "components")
 
 
 def _part_name(number: int) -> str:
@@ -85,6 +95,22 @@ def _atomic_write(directory: Path, name: str, write, fsync: bool) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temp)
         raise
+    if fsync:
+        _fsync_directory(directory)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the directory's entries (a rename, a new file) durable; a no-op where unsupported."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # Windows cannot open a directory
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _object_items(value, n: int, name: str) -> np.ndarray:
@@ -392,6 +418,61 @@ class BatchWriter:
         return number
 
     # -- state ------------------------------------------------------------------------------
+
+    def state(self) -> dict:
+        """What the output holds now, for `roll_back`: the manifest's counts (JSON-ready, small).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> import numpy as np
+        >>> from batchkit import Batch
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     writer = BatchWriter(tmp, run_id="r")
+        ...     before = writer.state()
+        ...     _ = writer.write(Batch.from_data(data={"x": np.arange(3)}))
+        ...     _ = writer.write(Batch.from_data(data={"x": np.arange(2)}))
+        ...     writer.roll_back(before)
+        ...     writer.close()
+        ...     info = output_info(tmp)
+        >>> before["n_parts"], info["n_parts"], info["n_items"]
+        (0, 0, 0)
+        """
+        with self._lock:
+            manifest = self._manifest
+            return json.loads(json.dumps({key: manifest[key] for key in _STATE_KEYS}))
+
+    def roll_back(self, state: dict) -> None:
+        """Put the output back to ``state`` (from `state`): later parts are forgotten and deleted.
+
+        Raises
+        ------
+        ValueError
+            The writer is closed, ``state`` is not a state, or the output holds fewer parts than
+            ``state`` (it lost some: it is not the output the state was taken from).
+        """
+        if not isinstance(state, dict) or any(key not in state for key in _STATE_KEYS):
+            raise ValueError(f"not an output state (from BatchWriter.state()): {state!r:.200}")
+        with self._lock:
+            if self._closed:
+                raise ValueError(f"the writer of {str(self.path)!r} is closed; open a new one to roll back")
+            manifest = self._manifest
+            if state["n_parts"] > manifest["n_parts"]:
+                raise ValueError(
+                    f"output {str(self.path)!r} holds {manifest['n_parts']} parts, fewer than the "
+                    f"{state['n_parts']} of the state to roll back to: it is not the output that "
+                    "state was taken from, or parts of it were deleted"
+                )
+            extra = range(state["n_parts"], manifest["n_parts"])
+            manifest.update(json.loads(json.dumps({key: state[key] for key in _STATE_KEYS})))
+            manifest["closed"] = False
+            # the manifest first: once it no longer counts the parts, deleting them changes nothing
+            self._write_manifest(manifest)
+            for number in extra:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.path / _part_name(number))
+            if self.fsync:
+                _fsync_directory(self.path)
 
     @property
     def n_parts(self) -> int:

@@ -257,3 +257,83 @@ def numbers_dataset(n=10, batch_class=Numbers, start=0):
 
 def pairs_batch(n=6):
     return Pairs.from_data(data={"a": np.arange(n), "b": np.arange(n) * 100})
+
+
+# -- skip_items ------------------------------------------------------------------------------------
+
+
+def fail_on_marked(ix, marked=(3, 7)):
+    """Per-item worker: raise for the index values in ``marked``, else return ``ix * 10``."""
+    if ix in marked:
+        raise ValueError(f"item {ix} is marked")
+    return ix * 10
+
+
+def wait_then_fail_on_marked(ix, marked=(3, 7)):
+    """Like `fail_on_marked`, after a pause (so that fail_fast leaves items unstarted)."""
+    time.sleep(0.01)
+    return fail_on_marked(ix, marked)
+
+
+class Marked(Batch):
+    """Components ``x`` (an array) and ``names`` (a list): both must be cropped with the index."""
+
+    components = ("x", "names")
+
+    @action
+    @inbatch_parallel(init="indices", target="mpc")
+    def check(self, marked=(3, 7)):
+        """Declared for mpc: returns the per-item worker, so it runs on every target."""
+        return fail_on_marked
+
+    @action
+    @inbatch_parallel(init="indices", target="mpc")
+    def check_slowly(self, marked=(3, 7)):
+        return wait_then_fail_on_marked
+
+    @action
+    def add_one(self):
+        self.x = self.x + 1
+        return self
+
+    @action
+    def fail_if(self, values):
+        """Raise a plain ValueError (not a ParallelError) if the batch holds any of ``values``."""
+        if set(values) & set(self.indices.tolist()):
+            raise ValueError(f"bad values {sorted(set(values) & set(self.indices.tolist()))}")
+        return self
+
+    @action
+    def check_wrapped(self, marked=(3, 7)):
+        """Calls a parallel action and raises another error from its ParallelError."""
+        try:
+            self.check(marked=marked, target="for")
+        except Exception as error:
+            raise RuntimeError("checking failed") from error
+        return self
+
+    @action
+    @inbatch_parallel(init="_pairs", target="for")
+    def check_pairs(self, ix, marked=(3, 7)):
+        """One call per pair of items: its positions are not the batch's."""
+        fail_on_marked(ix, marked)
+
+    def _pairs(self, *args, **kwargs):
+        return self.indices[::2].tolist()
+
+    @apply_parallel(src="x", dst="y")
+    def tenth(self, x, bad=30):
+        if x == bad:
+            raise ValueError(f"x {x} is bad")
+        return x / 10
+
+    @apply_parallel(src=("x", "x"), dst=("low", "high"))
+    def bounds(self, pair, bad=30):
+        if pair[0] == bad:
+            raise ValueError(f"x {pair[0]} is bad")
+        return pair[0] - 1, pair[0] + 1
+
+
+def marked_dataset(n=10):
+    """Index values ``0..n-1``, ``x`` = 10 * value, ``names`` = ``["n0", "n1", ...]``."""
+    return Dataset(n, Marked, preloaded={"x": np.arange(n) * 10, "names": [f"n{i}" for i in range(n)]})

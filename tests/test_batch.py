@@ -5,7 +5,8 @@ import pickle
 import numpy as np
 import pytest
 
-from batchkit import Batch, Item, ItemRecord, inbatch_parallel, mjit
+from batchkit import Batch, Item, ItemRecord, RunContext, inbatch_parallel, mjit
+from batchkit.batch import set_run_context
 
 
 class Images(Batch):
@@ -476,11 +477,13 @@ def test_batch_pickle_round_trip_keeps_components():
 def test_batch_pickle_drops_dataset_and_pipeline():
     """Pickling a batch leaves its dataset and pipeline behind (they come back as None)."""
     batch = make_images(n=3)
-    batch.dataset, batch.pipeline = ["dataset"], ["pipeline"]
+    batch.dataset = ["dataset"]
+    set_run_context(batch, RunContext(pipeline=["pipeline"], iteration=4))
     copy = pickle.loads(pickle.dumps(batch))
     assert copy.dataset is None
     assert copy.pipeline is None
-    assert batch.dataset == ["dataset"]
+    assert copy.iteration == 4  # the rest of the run context crosses
+    assert batch.dataset == ["dataset"] and batch.pipeline == ["pipeline"]
 
 
 def test_item_pickles_to_detached_record():

@@ -63,7 +63,7 @@ class FakePipeline:
         self.variables[name] = value
 
 
-def make_batch(n=4, random=None, dataset=None, iteration=3, n_iterations=10):
+def make_batch(n=4, random=None, dataset=None, iteration=3, n_iterations=10, pipeline=None):
     images = np.arange(n * 6, dtype=float).reshape(n, 2, 3)
     return Images.from_data(
         data={"images": images, "labels": np.arange(n) * 10},
@@ -71,6 +71,7 @@ def make_batch(n=4, random=None, dataset=None, iteration=3, n_iterations=10):
         n_iterations=n_iterations,
         random=random,
         dataset=dataset,
+        pipeline=pipeline,
     )
 
 
@@ -218,8 +219,7 @@ def test_v_reads_a_variable():
 
 def test_v_uses_the_batch_pipeline_when_none_given():
     """Without a pipeline argument, V reads batch.pipeline."""
-    batch = make_batch()
-    batch.pipeline = FakePipeline(variables={"k": 3})
+    batch = make_batch(pipeline=FakePipeline(variables={"k": 3}))
     assert V("k").get(batch) == 3
 
 

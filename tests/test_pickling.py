@@ -15,6 +15,7 @@ from batchkit import (
     WorkerError,
 )
 from batchkit._calls import MIXED, SINGLE, Calls
+from batchkit.batch import RunContext, set_run_context
 
 
 class Scans(Batch):
@@ -100,7 +101,8 @@ def test_raw_data_batch_round_trips():
 def test_batch_round_trip_drops_dataset_and_pipeline():
     """A batch's dataset and pipeline do not cross a pickle: they come back as None."""
     batch = make_scans()
-    batch.dataset, batch.pipeline = {"big": "dataset"}, {"a": "pipeline"}
+    batch.dataset = {"big": "dataset"}
+    set_run_context(batch, RunContext(pipeline={"a": "pipeline"}))
     copy = round_trip(batch)
     assert (copy.dataset, copy.pipeline) == (None, None)
 
