@@ -163,7 +163,9 @@ def _describe_action(action) -> str:
     if action.kind == "pipeline":
         inner = describe_actions(action.pipeline.actions)
         return f"pipeline({inner}, repeat={action.repeat}, probability={describe(action.probability)})"
-    return f"{action.name}{describe(tuple(action.args))}{describe(dict(action.kwargs))}"
+    arguments = [describe(value) for value in action.args]
+    arguments += [f"{name}={describe(value)}" for name, value in sorted(action.kwargs.items())]
+    return f"{action.name}({', '.join(arguments)})"
 
 
 def describe_actions(actions) -> list[str]:

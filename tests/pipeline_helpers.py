@@ -337,3 +337,42 @@ class Marked(Batch):
 def marked_dataset(n=10):
     """Index values ``0..n-1``, ``x`` = 10 * value, ``names`` = ``["n0", "n1", ...]``."""
     return Dataset(n, Marked, preloaded={"x": np.arange(n) * 10, "names": [f"n{i}" for i in range(n)]})
+
+
+# -- journals --------------------------------------------------------------------------------------
+
+
+class Journaled(Batch):
+    """Actions for resumable runs: a pause, a failure switched on by a flag file, random draws."""
+
+    components = ("x", "noise")
+
+    @action
+    def pause(self, seconds):
+        time.sleep(seconds)
+        return self
+
+    @action
+    def fail_while(self, flag, values):
+        """Raise while the file ``flag`` exists, for a batch holding any of ``values``."""
+        import os
+
+        if os.path.exists(flag) and set(values) & set(self.indices.tolist()):
+            raise ValueError(f"flag {flag} is up for {sorted(set(values) & set(self.indices.tolist()))}")
+        return self
+
+    @action
+    def draw(self):
+        self.noise = self.random.random(len(self))
+        return self
+
+    @action
+    def double(self):
+        self.x = self.x * 2
+        return self
+
+
+def journaled_dataset(n=24, width=None):
+    """``x`` is the index value (repeated ``width`` times per item, to make the parts larger)."""
+    x = np.arange(n) if width is None else np.repeat(np.arange(n)[:, None], width, axis=1)
+    return Dataset(n, Journaled, preloaded={"x": x})
