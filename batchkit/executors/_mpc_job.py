@@ -75,6 +75,7 @@ class Job:
         timeout: float | None,
         n_workers: int,
         chunks: list[Chunk],
+        block: int = 1,
     ):
         self.pool = pool
         self.fn_blob = fn_blob
@@ -83,6 +84,8 @@ class Job:
         self.timeout = timeout
         self.timeout_ns = None if timeout is None else int(timeout * 1e9)
         self.n_workers = n_workers
+        #: items per announcement in a worker's slot (see _mpc_worker); 1 under a timeout
+        self.block = 1 if timeout is not None else block
         self.pending = deque(chunks)
         self.workers: list[Worker] = []
         self.by_sentinel: dict[int, Worker] = {}
@@ -91,6 +94,9 @@ class Job:
         #: read by the pool: the workers of a closed job are taken back (see WorkerPool._reap)
         self.closed = False
         self.start_failures = 0
+        #: positions filled by whole chunks that came back complete (the path without faults)
+        self.expected = sum(len(chunk.positions) for chunk in chunks)
+        self.filled_whole = 0
 
     def run(self) -> None:
         try:
@@ -100,6 +106,9 @@ class Job:
                 self._feed()
                 if self._n_busy():
                     self._wait()
+            if self.filled_whole != self.expected and not self.calls.cancel.requested:
+                # After a fault, make sure no position was left unfilled (a bug if one was).
+                self.outcomes.check_complete()
         except BaseException:
             self._abort()
             raise
@@ -133,6 +142,8 @@ class Job:
         """Send chunks to the workers that can take one; give back those this call cannot use."""
         waiting = self.pool.waiting
         for worker in list(self.workers):
+            if worker.owner is not self:  # died while a chunk was sent to it
+                continue
             if not worker.outstanding:
                 if not self.pending or (waiting and len(self.workers) > 1):
                     self._release(worker)
@@ -142,8 +153,9 @@ class Job:
         for worker in list(self.workers):
             if not self.pending or waiting:
                 break
-            if len(worker.outstanding) == 1 and len(self.pending[0].blob) <= PIPELINE_BYTES:
-                # It only hides the round trip; a larger one must not block the caller.
+            if worker.owner is not self or len(worker.outstanding) != 1:
+                continue
+            if len(self.pending[0].blob) <= PIPELINE_BYTES:  # a larger one must not block the caller
                 self._send(worker, self.pending.popleft())
 
     def _send(self, worker: Worker, chunk: Chunk) -> bool:
@@ -151,7 +163,7 @@ class Job:
         fn_blob = None if worker.fn_blob == self.fn_blob else self.fn_blob
         worker.outstanding.append(chunk)  # before sending: an interrupted send kills the worker
         try:
-            worker.conn.send((chunk.id, fn_blob, chunk.blob))
+            worker.conn.send((chunk.id, fn_blob, chunk.blob, self.block))
         except (OSError, ValueError):  # its pipe broke: the worker died
             self._on_death(worker)
             return False
@@ -203,7 +215,7 @@ class Job:
         if self.timeout_ns is not None:
             now, nearest = time.monotonic_ns(), self.timeout_ns
             for worker in busy:
-                chunk_id, item, started = self.pool.read(worker)
+                chunk_id, item, _, started = self.pool.read(worker)
                 if item >= 0 and started and chunk_id == worker.outstanding[0].id:
                     nearest = min(nearest, started + self.timeout_ns - now)
             tick = max(nearest, 1_000_000) / 1e9
@@ -243,6 +255,7 @@ class Job:
             why = exc
         if values is not None and not failed and not missing and type(positions) is range:
             outcomes.values[positions.start : positions.stop] = values  # the common case
+            self.filled_whole += len(positions)
             self._progress(len(positions))
             return
         failures = self._failures(failures_blob, failed)
@@ -302,10 +315,16 @@ class Job:
         """A worker died: blame what its slot says it was running; run the rest again."""
         process = worker.process
         process.join(JOIN_SECONDS)  # the forkserver reports the exit within milliseconds
-        chunk_id, item, _ = self.pool.read(worker)
+        chunk_id, item, span, _ = self.pool.read(worker)
         started = self.pool.is_ready(worker)
         outstanding = worker.outstanding
         exitcode = self._drop(worker, kill=process.exitcode is None)
+        if self.pool.closed:  # killed by close(): no item is to blame
+            for chunk in outstanding:
+                for position in chunk.positions:
+                    self.outcomes.fail(position, WorkerError("the mpc pool was closed while this item ran"))
+            self._give_up("the mpc pool was closed before this item ran")
+            return
         if not started:
             self.start_failures += 1
             if self.start_failures >= MAX_START_FAILURES:
@@ -316,7 +335,7 @@ class Job:
             if chunk.id != chunk_id:
                 self._never_began(chunk, exitcode, counted=started)
             elif item >= 0:
-                self._suspect(chunk, item, exitcode)
+                self._suspect(chunk, item, span, exitcode)
             else:
                 self._unknown_culprit(chunk, exitcode)
 
@@ -329,8 +348,17 @@ class Job:
         else:
             self.pending.appendleft(chunk)
 
-    def _suspect(self, chunk: Chunk, k: int, exitcode: int | None) -> None:
+    def _suspect(self, chunk: Chunk, k: int, span: int, exitcode: int | None) -> None:
+        """Items ``k`` to ``k + span`` of the chunk were running when its worker died."""
         positions = list(chunk.positions)
+        if span > 1:
+            # A run of items announced as one: from now on this call's workers announce every
+            # item, so the run's next death names its culprit (which then runs alone).
+            self.block = 1
+            if not self.stopped:
+                suspects, rest = positions[k : k + span], positions[:k] + positions[k + span :]
+                self._requeue([group for group in (suspects, rest) if group])
+            return
         suspect = positions.pop(k)
         if not positions or self.stopped:
             note = "" if not positions else " (not run again alone: the call was stopping)"
@@ -354,7 +382,7 @@ class Job:
     def _watchdog(self) -> None:
         now = time.monotonic_ns()
         for worker in [worker for worker in self.workers if worker.outstanding]:
-            chunk_id, item, started = self.pool.read(worker)
+            chunk_id, item, _, started = self.pool.read(worker)
             head = worker.outstanding[0]
             if chunk_id == head.id and item >= 0 and started and now - started > self.timeout_ns:
                 self._time_out(worker, head, item)

@@ -28,7 +28,7 @@ import time
 from multiprocessing import forkserver, popen_forkserver, reduction, spawn, util
 from multiprocessing.context import ForkServerProcess, set_spawning_popen
 
-from ._mpc_worker import CHUNK, ITEM, PID, SLOT_WIDTH, STARTED, STOP, serve
+from ._mpc_worker import CHUNK, ITEM, PID, SLOT_WIDTH, SPAN, STARTED, STOP, serve
 
 __all__ = ["CAPACITY", "Worker", "WorkerPool", "describe_exit"]
 
@@ -266,18 +266,19 @@ class WorkerPool:
 
     # -- the slot table -----------------------------------------------------------------------
 
-    def read(self, worker: Worker) -> tuple[int, int, int]:
-        """``(chunk id, item index, started ns)`` from the worker's row, read consistently.
+    def read(self, worker: Worker) -> tuple[int, int, int, int]:
+        """``(chunk id, first item, span, started ns)`` from the worker's row, read consistently.
 
-        The worker writes STARTED before ITEM; a read whose ITEM and CHUNK did not move while
-        it read the others is a state the worker was really in (or an older start for the
-        same item, which only makes the item look younger).
+        The worker writes STARTED and SPAN before ITEM; a read whose ITEM and CHUNK did not
+        move while it read the others is a state the worker was really in (or an older start
+        for the same item, which only makes the item look younger).
         """
         table, base = self.table, worker.base
         while True:
-            item, chunk, started = table[base + ITEM], table[base + CHUNK], table[base + STARTED]
+            item, chunk = table[base + ITEM], table[base + CHUNK]
+            span, started = table[base + SPAN], table[base + STARTED]
             if table[base + ITEM] == item and table[base + CHUNK] == chunk:
-                return chunk, item, started
+                return chunk, item, span, started
 
     def is_ready(self, worker: Worker) -> bool:
         """Whether the worker got as far as its loop (it writes its pid there)."""
@@ -302,8 +303,9 @@ class WorkerPool:
         with contextlib.suppress(Exception):
             atexit.unregister(self.close)
         for worker in workers:
-            with contextlib.suppress(OSError):
-                worker.conn.close()  # an idle worker reads end-of-file and exits
+            if worker.owner is None:  # the pipes of busy workers are their calls' to close
+                with contextlib.suppress(OSError):
+                    worker.conn.close()  # an idle worker reads end-of-file and exits
         self._lifeline_write.close()  # a busy worker's watch thread ends it
         deadline = time.monotonic() + CLOSE_SECONDS
         for worker in workers:

@@ -29,6 +29,9 @@ MAX_CHUNKS_PER_WORKER = 8
 FIRST_CHUNKS_PER_WORKER = 2
 #: once item times are known, a chunk holds at least this much work
 MIN_CHUNK_SECONDS = 2e-3
+#: a worker announces runs of items holding about this much work (each run costs about 1 us,
+#: and a worker's death blames the run, which is then halved); see _mpc_worker
+BLOCK_SECONDS = 1e-4
 
 
 def _tapering_bounds(n_items: int, n_chunks: int, n_workers: int) -> list[tuple[int, int]]:
@@ -102,10 +105,11 @@ class ProcessExecutor(Executor):
             return outcomes
         n_workers = min(options.n_workers or self.default_workers, CAPACITY)
         fn_blob = dump_function(fn)
+        per_item = self._times.estimate(fn)
         n_chunks = fan_out(
             n_calls,
             n_workers,
-            self._times.estimate(fn),
+            per_item,
             unknown=n_workers * FIRST_CHUNKS_PER_WORKER,
             most=n_workers * MAX_CHUNKS_PER_WORKER,
             min_seconds=MIN_CHUNK_SECONDS,
@@ -121,7 +125,9 @@ class ProcessExecutor(Executor):
             if blob is not None:
                 chunks.append(Chunk(positions, blob))
         if chunks:
-            job = Job(self._pool(n_workers), fn_blob, calls, outcomes, options.timeout, n_workers, chunks)
+            block = 1 if not per_item else max(1, int(BLOCK_SECONDS / per_item))
+            pool = self._pool(n_workers)
+            job = Job(pool, fn_blob, calls, outcomes, options.timeout, n_workers, chunks, block)
             job.run()
             self._times.record(fn, job.busy_seconds, n_calls)
         outcomes.failed.sort()

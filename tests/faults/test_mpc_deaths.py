@@ -74,8 +74,9 @@ def _measured(name, outcome, **extra):
 def test_a_dying_item_fails_alone_with_worker_died(name, exitcode, words):
     """os._exit, SIGKILL or a segfault: that item alone gets WorkerDied naming how; the rest is kept.
 
-    The item ran once in its chunk and once alone (which confirmed it), never a third time;
-    the progress bar still counts every item, and the next call works.
+    The killer ran in its chunk, at most once more among the items announced with it (tiny
+    items are announced in runs), and once alone, which confirmed it; never again after that.
+    The progress bar still counts every item, and the next call works.
     """
     outcome = run_scenario(ONE_DEATH.format(name=name), timeout=45)
     result = outcome.result
@@ -85,7 +86,7 @@ def test_a_dying_item_fails_alone_with_worker_died(name, exitcode, words):
     assert result["kind"] == "WorkerDied" and result["exitcode"] == exitcode
     assert result["message"] == f"the worker process running this item died: {words}"
     assert result["others"] == [i for i in range(24) if i != 7]
-    assert result["killer_runs"] == 2
+    assert 2 <= result["killer_runs"] <= 3
     assert result["progress_done"] and result["next_call"]
     assert result["seconds"] < 5
     assert outcome.returncode == 0 and outcome.leftovers == []
