@@ -82,9 +82,8 @@ def _completion(method, kwargs: dict):
     src, dst = options.get("src"), options.get("dst")
     if isinstance(src, list):
         raise ValueError(
-            "on_error='skip_items' cannot tell which component of a list src failed in this "
-            "apply_parallel step, so its items cannot be dropped: the batch is skipped (give "
-            "each component a step of its own to drop items instead)"
+            f"this apply_parallel step has a list src {src!r}, and which of its components "
+            "failed is not known (give each component a step of its own to drop items)"
         )
     dst = src if dst is None else dst
     if dst is None:

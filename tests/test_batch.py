@@ -523,3 +523,39 @@ def test_subclass_helpers_with_common_private_names_do_not_break_the_batch():
 
     batch = Posting.from_data(data={"x": np.arange(3)})
     assert batch.x.tolist() == [0, 1, 2] and batch.y is None
+
+
+# -- crop_batch ---------------------------------------------------------------------------------
+
+
+def test_crop_batch_keeps_the_items_at_the_positions_given():
+    """Index, array and list components lose the same items; the batch object stays the same."""
+    from batchkit.batch import crop_batch
+
+    batch = make_images(n=4, index=np.arange(10, 14))
+    batch.add_components("notes", init=["a", "b", "c", "d"])
+    same = crop_batch(batch, [1, 3])
+    assert same is batch
+    assert batch.indices.tolist() == [11, 13] and batch.notes == ["b", "d"]
+    assert batch.labels.tolist() == [make_images(n=4).labels[1], make_images(n=4).labels[3]]
+    assert batch.get_pos(13) == 1 and len(batch) == 2
+
+
+def test_crop_batch_of_raw_data():
+    """A batch without components has its raw data cropped."""
+    from batchkit.batch import crop_batch
+
+    batch = Batch.from_data(index=[5, 6, 7], data=np.array([50, 60, 70]))
+    crop_batch(batch, [0, 2])
+    assert batch.indices.tolist() == [5, 7] and batch.data.tolist() == [50, 70]
+
+
+def test_crop_batch_leaves_the_batch_alone_when_a_component_cannot_be_cropped():
+    """A component without one element per item: ValueError, and nothing changed."""
+    from batchkit.batch import crop_batch
+
+    batch = make_images(n=4)
+    batch.labels = batch.labels[:2]
+    with pytest.raises(ValueError, match="component 'labels' has 2 elements for the batch's 4 items"):
+        crop_batch(batch, [0])
+    assert len(batch) == 4 and len(batch.images) == 4

@@ -5,6 +5,7 @@ import subprocess
 import sys
 import warnings
 
+import numpy as np
 import pytest
 from pipeline_helpers import marked_dataset
 
@@ -301,3 +302,39 @@ def test_a_component_that_is_not_per_item_skips_the_batch(caplog):
     (record,) = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert "component 'names' has 1 elements for the batch's 4 items" in "".join(record.exc_info[1].__notes__)
     assert seen[0].indices.tolist() == [0, 1, 2, 3]  # the batch was left as it was
+
+
+def test_apply_parallel_with_a_list_src_skips_the_batch(caplog):
+    """A list src cannot tell which pass failed: the batch is skipped, with a note saying why."""
+    caplog.set_level(logging.ERROR, logger="batchkit")
+    with pytest.warns(RuntimeWarning, match="1 batch"):
+        kept = [
+            b.indices.tolist()
+            for b in marked_dataset(8)
+            .p.tenth(src=["x", "x"], dst=["y", "z"], bad=30)
+            .gen_batch(4, on_error="skip_items")
+        ]
+    assert kept == [[4, 5, 6, 7]]
+    (record,) = [r for r in caplog.records if r.levelno == logging.ERROR]
+    notes = "".join(record.exc_info[1].__notes__)
+    assert "could not drop items: this apply_parallel step has a list src ['x', 'x']" in notes
+
+
+def test_a_files_index_keeps_the_paths_of_the_items_kept(tmp_path):
+    """A batch of a FilesIndex, cropped, is still a FilesIndex with the paths of its items."""
+    from pipeline_helpers import Marked
+
+    from batchkit import Dataset, FilesIndex
+
+    for name in ("a", "b", "c", "d"):
+        (tmp_path / f"{name}.txt").write_text(name)
+    files = FilesIndex(path=str(tmp_path / "*.txt"), no_ext=True, sort=True)
+    dataset = Dataset(files, Marked, preloaded={"x": np.arange(4), "names": list("abcd")})
+    seen = []
+    with pytest.warns(RuntimeWarning, match="1 item"):
+        dataset.p.check(marked=("b",), target="for").run(
+            4, bar=False, on_error="skip_items", on_batch=lambda b: seen.append(b.index)
+        )
+    (index,) = seen
+    assert isinstance(index, FilesIndex) and index.indices.tolist() == ["a", "c", "d"]
+    assert index.get_fullpath("c") == str(tmp_path / "c.txt")

@@ -406,3 +406,72 @@ def test_memory_stays_flat_over_many_batches(quick_dir):
     assert current_2000 - current_200 < 16_384
     assert peak_2000 < peak_200 + 16_384
     assert output_info(tmp_path)["n_parts"] == 2000
+
+
+# -- state and roll_back (resuming a journaled run) -----------------------------------------------
+
+
+def test_roll_back_forgets_and_deletes_later_parts(tmp_path):
+    """Rolling back to a state drops the parts written after it, in the manifest and on disk."""
+    out = tmp_path / "out"
+    writer = BatchWriter(out, run_id="r")
+    writer.write(make_scans(0))
+    state = writer.state()
+    writer.write(make_scans(3))
+    writer.write(make_scans(6))
+    writer.roll_back(state)
+    assert (writer.n_parts, writer.n_items) == (1, 3)
+    assert sorted(p.name for p in out.glob("part-*")) == ["part-000000.npz"]
+    writer.write(make_scans(9))  # numbering goes on from the state
+    writer.close()
+    assert read_output(out)["indices"].tolist() == [0, 1, 2, 9, 10, 11]
+
+
+def test_roll_back_restores_the_component_records(tmp_path):
+    """dtypes and part counts in the manifest are those of the state (a later part widened them)."""
+    out = tmp_path / "out"
+    with BatchWriter(out, run_id="r") as writer:
+        writer.write(Values.from_data(data=np.array([1, 2])))
+        state = writer.state()
+        writer.write(Values.from_data(data=np.array([0.5])))
+        assert output_info(out)["components"]["values"]["dtype"] == "float64"
+        writer.roll_back(state)
+    info = output_info(out)
+    assert info["components"]["values"] == state["components"]["values"]
+    assert info["components"]["values"]["dtype"] == "int64" and info["closed"]
+
+
+def test_roll_back_through_a_new_writer_in_append_mode(tmp_path):
+    """A writer that resumes the run rolls back what an earlier writer of it wrote."""
+    out = tmp_path / "out"
+    first = BatchWriter(out, run_id="r", fsync=True)
+    first.write(make_scans(0))
+    state = first.state()
+    first.write(make_scans(3))  # and the process dies: no close
+    again = BatchWriter(out, run_id="r", mode="append", fsync=True)
+    again.roll_back(state)
+    again.close()
+    assert read_output(out)["indices"].tolist() == [0, 1, 2]
+
+
+def test_roll_back_refuses_a_state_ahead_of_the_output(tmp_path):
+    """A state with more parts than the output holds is not this output's: refused."""
+    with BatchWriter(tmp_path / "a", run_id="r") as writer:
+        writer.write(make_scans(0))
+        writer.write(make_scans(3))
+        ahead = writer.state()
+    other = BatchWriter(tmp_path / "b", run_id="r")
+    with pytest.raises(ValueError, match="holds 0 parts, fewer than the 2"):
+        other.roll_back(ahead)
+    with pytest.raises(ValueError, match="not an output state"):
+        other.roll_back({"n_parts": 0})
+
+
+def test_state_is_json_and_a_copy(tmp_path):
+    """A state is plain JSON, and later writes do not change it."""
+    writer = BatchWriter(tmp_path / "out", run_id="r")
+    writer.write(make_scans(0))
+    state = writer.state()
+    writer.write(make_scans(3))
+    assert json.loads(json.dumps(state)) == state and state["n_parts"] == 1
+    assert state["components"]["images"]["parts"] == 1
