@@ -150,6 +150,11 @@ class RunReport:
     def __post_init__(self):
         object.__setattr__(self, "actions", MappingProxyType(dict(self.actions)))
 
+    def __reduce__(self):  # a mapping proxy does not pickle: the report crosses as its fields
+        fields = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        fields["actions"] = dict(self.actions)
+        return _make_report, (fields,)
+
     @property
     def items_per_second(self) -> float:
         """Items done per second of wall time."""
@@ -177,3 +182,7 @@ class RunReport:
             first = self.skipped[0]
             lines.append(f"first batch skipped: batch {first.iteration}: {_cut(first.error, 80)}")
         return "\n".join(lines)
+
+
+def _make_report(fields: dict) -> RunReport:
+    return RunReport(**fields)

@@ -278,3 +278,12 @@ def test_timing_does_not_slow_a_tiny_run_much():
         warnings.simplefilter("error")
         numbers_dataset(200).p.add_one().multiply(2).run(1, bar=False)
     assert time.perf_counter() - started < 1.0
+
+
+def test_a_report_pickles_and_copies():
+    """A report can be kept: pickled, or deep-copied, it compares equal."""
+    import copy
+
+    report = numbers_dataset(6).p.add_one().run(2, bar=False).last_run
+    assert pickle.loads(pickle.dumps(report)) == report
+    assert copy.deepcopy(report) == report
