@@ -6,12 +6,23 @@ dies. These tests pin it for each of run_range's loops.
 """
 
 import array
+import multiprocessing.sharedctypes
 import time
 
 import pytest
 
 from batchkit._calls import MIXED, SINGLE, Calls, Outcomes
-from batchkit.executors._mpc_worker import ITEM, SLOT_WIDTH, STARTED, STOP, STOPPED, SlotCancel
+from batchkit.executors._mpc_worker import (
+    ITEM,
+    SLOT_WIDTH,
+    SPAN,
+    STARTED,
+    STOP,
+    STOPPED,
+    SlotCancel,
+    _run_items,
+    _SharedStop,
+)
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -88,3 +99,32 @@ def test_fail_fast_in_the_worker_sets_the_stop_flag():
     assert outcomes.failed == [1] and table[BASE + STOP] == 1
     assert [x for x in outcomes.values[2:]] == Outcomes(4).values
     assert table[0:SLOT_WIDTH].tolist() == [0] * SLOT_WIDTH  # other slots untouched
+
+
+def test_runs_of_tiny_items_are_announced_as_runs():
+    """With ``block`` > 1 the slot holds the first item of the running run and the run's length."""
+    table = _table()
+    calls = Calls(list(range(10)), SINGLE)
+    record = []
+
+    def item(x):
+        record.append((x, table[BASE + ITEM], table[BASE + SPAN]))
+        return x
+
+    outcomes = Outcomes(10)
+    _run_items(item, calls, outcomes, 4, table, BASE, stop=None)
+    assert outcomes.values == list(range(10))
+    assert record == [(x, x // 4 * 4, 4 if x < 8 else 2) for x in range(10)]
+
+
+def test_runs_under_fail_fast_stop_through_the_shared_flag():
+    """In runs, fail_fast's stop is the shared flag: a failure stops the run and the next ones."""
+    shared = multiprocessing.sharedctypes.RawArray("q", 3 * SLOT_WIDTH)
+    table = memoryview(shared).cast("B").cast("q")
+    stop = _SharedStop.from_buffer(shared, (BASE + STOP) * 8)
+    calls = Calls(list(range(10)), SINGLE, fail_fast=True)
+    outcomes = Outcomes(10)
+    _run_items(Recorder(table, fail_at=5), calls, outcomes, 4, table, BASE, stop)
+    assert outcomes.values[:5] == [0, 1, 2, 3, 4] and outcomes.failed == [5]
+    assert outcomes.values[6:] == Outcomes(4).values
+    assert table[BASE + STOP] == 1 and table[BASE + ITEM] == STOPPED
