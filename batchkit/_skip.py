@@ -2,9 +2,10 @@
 
 The rules, in one place:
 
-* Only a `ParallelError` says which items failed: the error itself, or one it was raised from
-  (``raise ... from error``) or while handling (its context). Its ``failed_positions`` and
-  ``cancelled_positions`` are the items dropped. Any other error fails the whole batch.
+* Only a `ParallelError` says which items failed: the error itself, one it holds (an exception
+  group), or one it was raised from (``raise ... from error``) or while handling (its context,
+  unless ``from None`` hid it). Its ``failed_positions`` and ``cancelled_positions`` are the
+  items dropped. Any other error fails the whole batch.
 * The positions are positions in the batch only when the action made one call per item (its
   results list is as long as the batch); otherwise the whole batch fails, with a note saying so.
 * The index and every component are cropped together (`crop_batch`); a component that does
@@ -38,7 +39,11 @@ def error_line(error: BaseException, width: int = 300) -> str:
 
 
 def find_parallel_error(error: BaseException) -> ParallelError | None:
-    """The `ParallelError` that ``error`` is, or was raised from or while handling, if any.
+    """The `ParallelError` that ``error`` is, holds, or was raised from or while handling, if any.
+
+    The search follows what a traceback shows: the members of an exception group, then the
+    cause (``raise ... from``) or, unless suppressed (``from None``), the context; the first
+    `ParallelError` met wins.
 
     >>> inner = ParallelError("1 of 2 items failed", [ValueError("x")], [1, None], [0])
     >>> try:
@@ -47,15 +52,24 @@ def find_parallel_error(error: BaseException) -> ParallelError | None:
     ...     except ParallelError as exc:
     ...         raise RuntimeError("the step failed") from exc
     ... except RuntimeError as outer:
-    ...     find_parallel_error(outer) is inner
-    True
+    ...     find_parallel_error(outer) is inner, find_parallel_error(ExceptionGroup("g", [outer])) is inner
+    (True, True)
     """
     seen = set()
-    while error is not None and id(error) not in seen:
-        if isinstance(error, ParallelError):
-            return error
-        seen.add(id(error))
-        error = error.__cause__ if error.__cause__ is not None else error.__context__
+    pending = [error]
+    while pending:
+        current = pending.pop(0)
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ParallelError):
+            return current
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        if current.__cause__ is not None:
+            pending.append(current.__cause__)
+        elif not current.__suppress_context__:
+            pending.append(current.__context__)
     return None
 
 
