@@ -26,6 +26,7 @@ import itertools
 import logging
 import math
 import os
+import reprlib
 import sys
 import threading
 import time
@@ -37,7 +38,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._fanout import short_repr
 from ._runlog import app_enabled, app_has_handlers, capture, logger, user_stacklevel
 from ._skip import error_line
 from ._steps import execute, write
@@ -49,6 +49,10 @@ __all__ = ["ON_ERROR", "generate", "run_pipeline"]
 
 #: the failure policies a run takes ("yield" is next_batch's own: the error comes out as a value)
 ON_ERROR = ("raise", "skip", "skip_items")
+
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = 60
+short_repr = _SHORT.repr  # an index value in a log line: a long string is cut
 
 _SKIPPED = object()  # dropped on purpose by SkipBatch
 _RESUMED = object()  # finished by an earlier run, as its journal says: not run again
