@@ -38,9 +38,10 @@ Invariants, on which resuming rests:
    are damage, and refused.
 6. **One run at a time**: a running run holds an exclusive lock on the journal file (POSIX).
 
-A resumed run skips the journaled batches without making them: their ``on_batch`` calls,
-variable updates and hooks of the earlier run are not replayed. Each skipped batch's index
-values are checked against the journal's fingerprint of them, so a changed order is refused.
+A resumed run skips the journaled batches without making them: their ``on_batch`` calls and
+variable updates are not replayed (the ``before`` and ``after`` hooks run once per run, the
+resumed one included). Each skipped batch's index values are checked against the journal's
+fingerprint of them, so a changed order is refused.
 """
 
 from __future__ import annotations
