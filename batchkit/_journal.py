@@ -60,9 +60,9 @@ from pathlib import Path
 import numpy as np
 
 from ._iteration import _is_shuffled
-from .errors import PipelineError
+from .errors import JournalMismatch
 
-__all__ = ["Journal", "JournalMismatch", "check_journaled", "describe_run", "fingerprint"]
+__all__ = ["Journal", "check_journaled", "describe_run", "fingerprint"]
 
 FORMAT = "batchkit.journal"
 VERSION = 1
@@ -71,10 +71,6 @@ try:  # POSIX: one run per journal at a time
     import fcntl
 except ImportError:  # pragma: no cover - Windows: no lock
     fcntl = None
-
-
-class JournalMismatch(PipelineError, ValueError):
-    """A journal that cannot be used for this run: another run's, damaged, or its outputs changed."""
 
 
 # -- a stable description of a run -------------------------------------------------------------

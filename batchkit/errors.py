@@ -10,6 +10,7 @@ __all__ = [
     "BatchkitError",
     "ItemCancelled",
     "ItemTimeout",
+    "JournalMismatch",
     "ParallelError",
     "RemoteTraceback",
     "TargetError",
@@ -28,6 +29,14 @@ class TargetError(BatchkitError, ValueError):
 
 class PipelineError(BatchkitError):
     """A pipeline run failed as a whole (for instance, every batch failed)."""
+
+
+class JournalMismatch(PipelineError, ValueError):
+    """A run's journal cannot be used for this run: another run's, damaged, or its outputs changed.
+
+    The message lists what differs and what to do: delete the journal and its output to start
+    afresh, or run the pipeline exactly as it was to resume it.
+    """
 
 
 class SkipBatch(Exception):

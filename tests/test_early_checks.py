@@ -115,7 +115,7 @@ def test_a_name_a_subclass_will_provide_is_not_refused_at_class_creation():
 
 def test_check_names_refuses_a_name_the_class_lacks():
     """check_names(cls), run when a pipeline is built, refuses a name with "did you mean"."""
-    with pytest.raises(AttributeError, match="post='no_such_post'.*components: \\['images'\\]"):
+    with pytest.raises(AttributeError, match=r"post='no_such_post'.*components: \['images'\]"):
         Counted.with_unknown_post.check_names(Counted)
 
 
@@ -141,7 +141,7 @@ def test_a_post_that_cannot_take_the_actions_arguments_fails_before_any_item_run
 def test_an_init_that_cannot_take_the_actions_arguments_names_the_rule():
     """A callable init that takes fewer arguments than the action gets gets a message naming the rule."""
     action = parallel(init=lambda: [1, 2], target="for")(double)
-    with pytest.raises(TypeError, match="init=.* is called with the action's positional and keyword"):
+    with pytest.raises(TypeError, match=r"init=.* is called with the action's positional and keyword"):
         action(3)
 
 
@@ -151,13 +151,13 @@ def test_a_type_error_raised_inside_init_is_not_rewritten():
     def init(n):
         raise TypeError("init's own bug")
 
-    with pytest.raises(TypeError, match="^init's own bug$"):
+    with pytest.raises(TypeError, match=r"^init's own bug$"):
         parallel(init=init, target="for")(double)(1)
 
 
 def test_an_mpc_method_written_per_item_gets_the_contract_explained():
     """A target='mpc' method taking an item is told it runs once and returns the worker function."""
-    with pytest.raises(TypeError, match="called once, in the caller.*module-level function"):
+    with pytest.raises(TypeError, match=r"called once, in the caller.*module-level function"):
         make().per_item_on_mpc()
 
 
@@ -167,7 +167,7 @@ def test_an_mpc_method_written_per_item_gets_the_contract_explained():
 def test_an_unpicklable_argument_is_reported_once_by_name_before_work_runs():
     """A lock passed to an mpc action fails the call once, naming the argument, not every item."""
     action = parallel(init=lambda *a, **k: list(range(50)), target="mpc")(double)
-    with pytest.raises(TypeError, match="argument 'lock' of .* cannot be pickled"):
+    with pytest.raises(TypeError, match=r"argument 'lock' of .* cannot be pickled"):
         action(lock=threading.Lock())
 
 
@@ -183,14 +183,14 @@ def test_an_open_file_argument_is_refused_on_mpc(tmp_path):
     path = tmp_path / "data.txt"
     path.write_text("hello")
     action = parallel(init=lambda *a, **k: [1], target="mpc")(double)
-    with open(path) as file, pytest.raises(TypeError, match="open file .*Pass its path"):
+    with open(path) as file, pytest.raises(TypeError, match=r"open file .*Pass its path"):
         action(source=file)
 
 
 def test_an_open_file_entry_is_refused_on_mpc():
     """An init entry that is an open file is refused before any item runs."""
     action = parallel(init=lambda: [io.BytesIO(b"x")], target="mpc")(double)
-    with pytest.raises(TypeError, match="init entry 0 of .* is an open file"):
+    with pytest.raises(TypeError, match=r"init entry 0 of .* is an open file"):
         action()
 
 

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from pipeline_helpers import journaled_dataset
 
-from batchkit import read_output
-from batchkit._journal import Journal, JournalMismatch
+from batchkit import JournalMismatch, read_output
+from batchkit._journal import Journal
 from batchkit.store import BatchWriter, output_info
 
 pytestmark = pytest.mark.timeout(60)
