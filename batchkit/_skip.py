@@ -102,18 +102,9 @@ def _completion(method, kwargs: dict):
     dst = src if dst is None else dst
     if dst is None:
         return None
+    from .apply import store_results
 
-    def store(batch, values: list) -> None:
-        from .apply import _as_column, _store
-
-        if isinstance(dst, tuple):
-            columns = list(zip(*values, strict=True)) if values else [[] for _ in dst]
-            for name, column in zip(dst, columns, strict=True):
-                _store(batch, name, _as_column(list(column)))
-        else:
-            _store(batch, dst, _as_column(values))
-
-    return store
+    return lambda batch, values: store_results(batch, dst, values)
 
 
 def _value(indices, position: int):

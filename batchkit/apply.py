@@ -24,7 +24,7 @@ from ._fanout import Results, failure_error, note_failures, run_calls
 from ._parallel import _resolve_per_item
 from .executors import RunOptions, check_target, get_executor
 
-__all__ = ["CONTROL_KEYWORDS", "ApplyParallelMethod", "apply_parallel", "apply_to_batch"]
+__all__ = ["CONTROL_KEYWORDS", "ApplyParallelMethod", "apply_parallel", "apply_to_batch", "store_results"]
 
 #: the keywords apply_parallel takes for itself; all others go to the per-item function
 CONTROL_KEYWORDS = frozenset(
@@ -176,16 +176,23 @@ def apply_to_batch(
         return post_fn(Results.of(outcomes), *args, src=src, dst=dst, **kwargs)
     if outcomes.failed:
         raise failure_error(outcomes, f"apply_parallel({name}) (target={executor.name!r})")
-    dst = src if dst is None else dst
+    store_results(batch, src if dst is None else dst, outcomes.values)
+    return batch
+
+
+def store_results(batch, dst, values: list) -> None:
+    """Store one result per item into ``dst``: a component name, or a tuple taking results apart.
+
+    Also used by a pipeline that dropped an apply step's failed items, to store the rest.
+    """
     if dst is None:
-        return batch
+        return
     if isinstance(dst, tuple):
-        columns = list(zip(*outcomes.values, strict=True)) if outcomes.values else [[] for _ in dst]
+        columns = list(zip(*values, strict=True)) if values else [[] for _ in dst]
         for name, column in zip(dst, columns, strict=True):
             _store(batch, name, _as_column(list(column)))
     else:
-        _store(batch, dst, _as_column(outcomes.values))
-    return batch
+        _store(batch, dst, _as_column(values))
 
 
 class ApplyParallelMethod:
