@@ -8,7 +8,9 @@ table. What each fault costs:
 * **A worker dies** (any exit code or signal). Its row in the slot table says what it was
   doing. Running item k of a chunk: k is the suspect. A suspect alone in its chunk fails with
   `WorkerDied`; otherwise it runs again alone, and the rest of its chunk runs again (their
-  results died with the worker). Between items (loading the chunk, sending its results):
+  results died with the worker). Running a run of tiny items announced together (see
+  `_mpc_worker`): the run and the rest of the chunk run again, with every item announced from
+  then on, so the next death names the suspect. Between items (loading the chunk, sending its results):
   the culprit is unknown, so the chunk is halved and both halves run again, until the item
   that kills a worker on its own is alone. A chunk the worker never began runs again as it was.
 * **An item overruns the timeout.** Its worker is killed, the item fails with `ItemTimeout`,
@@ -23,14 +25,13 @@ table. What each fault costs:
 from __future__ import annotations
 
 import contextlib
-import pickle
 import time
 from collections import deque
 from multiprocessing.connection import wait
 
 from .._calls import Calls, Outcomes
-from ..errors import ItemTimeout, RemoteTraceback, WorkerDied, WorkerError
-from ._mpc_pickle import pack_calls
+from ..errors import ItemTimeout, WorkerDied, WorkerError
+from ._mpc_pickle import pack_calls, store_reply
 from ._mpc_pool import JOIN_SECONDS, Worker, WorkerPool, describe_exit
 
 __all__ = ["Chunk", "Job"]
@@ -236,57 +237,15 @@ class Job:
 
     def _store(self, chunk: Chunk, reply: bytes) -> None:
         """Put a chunk's reply into the outcomes; run again what it did not run."""
-        values_blob, failures_blob, failed, missing, seconds, chunk_error = pickle.loads(reply)
+        seconds, again, failed, whole = store_reply(reply, chunk.positions, self.outcomes)
         self.busy_seconds += seconds
-        outcomes, positions = self.outcomes, chunk.positions
-        if chunk_error is not None:
-            error, text = pickle.loads(chunk_error)
-            for position in positions:
-                copy = WorkerError(str(error))
-                copy.__cause__ = RemoteTraceback(text)
-                outcomes.fail(position, copy)
-            self._progress(len(positions))
-            self._failed()
-            return
-        values, why = None, None
-        try:
-            values = pickle.loads(values_blob)
-        except Exception as exc:
-            why = exc
-        if values is not None and not failed and not missing and type(positions) is range:
-            outcomes.values[positions.start : positions.stop] = values  # the common case
-            self.filled_whole += len(positions)
-            self._progress(len(positions))
-            return
-        failures = self._failures(failures_blob, failed)
-        missing, again = set(missing), []
-        for k, position in enumerate(positions):
-            if k in failures:
-                error, text = failures[k]
-                if text:
-                    error.__cause__ = RemoteTraceback(text)
-                outcomes.fail(position, error)
-            elif k in missing:
-                again.append(position)
-            elif values is None:
-                outcomes.fail(position, WorkerError(f"the item's result cannot be unpickled here: {why!r}"))
-            else:
-                outcomes.values[position] = values[k]
-        self._progress(len(positions) - len(again))
-        if failures or values is None:
+        if whole:
+            self.filled_whole += len(chunk.positions)
+        self._progress(len(chunk.positions) - len(again))
+        if failed:
             self._failed()
         if again and not self.stopped:
             self._requeue([again])
-
-    @staticmethod
-    def _failures(failures_blob, failed: list[int]) -> dict:
-        if not failed:
-            return {}
-        try:
-            return pickle.loads(failures_blob)
-        except Exception as why:
-            text = f"the item failed in the worker, and its exception cannot be unpickled here: {why!r}"
-            return {k: (WorkerError(text), "") for k in failed}
 
     def _requeue(self, groups: list[list[int]]) -> None:
         """Put groups of positions at the front of the queue, in this order."""
@@ -334,8 +293,8 @@ class Job:
         for chunk in reversed(outstanding):  # pushed to the front: the first chunk ends first
             if chunk.id != chunk_id:
                 self._never_began(chunk, exitcode, counted=started)
-            elif item >= 0:
-                self._suspect(chunk, item, span, exitcode)
+            elif 0 <= item < len(chunk.positions):
+                self._suspect(chunk, item, max(1, span), exitcode)
             else:
                 self._unknown_culprit(chunk, exitcode)
 

@@ -1,8 +1,8 @@
 """What crosses the process boundary of the ``mpc`` target, and how it is pickled.
 
 Both sides use these: the caller pickles the worker function and each chunk's calls, a worker
-pickles a chunk's values and failures back. A value, an entry or an exception that cannot be
-pickled fails its own item only, never its chunk.
+pickles a chunk's values and failures back, and the caller stores them (`store_reply`). A
+value, an entry or an exception that cannot be pickled fails its own item only, never its chunk.
 """
 
 from __future__ import annotations
@@ -11,9 +11,17 @@ import pickle
 import traceback
 
 from .._calls import Calls, Outcomes
-from ..errors import WorkerError
+from ..errors import RemoteTraceback, WorkerError
 
-__all__ = ["dump_function", "dump_values", "dumps", "dumps_or_none", "pack_calls", "portable_error"]
+__all__ = [
+    "dump_function",
+    "dump_values",
+    "dumps",
+    "dumps_or_none",
+    "pack_calls",
+    "portable_error",
+    "store_reply",
+]
 
 
 def _cloudpickle():
@@ -101,3 +109,53 @@ def pack_calls(calls: Calls, positions: list[int], outcomes: Outcomes) -> tuple[
     if not good:
         return good, None
     return good, dumps(calls.pick(good))
+
+
+def _load_failures(failures_blob, failed: list[int]) -> dict:
+    if not failed:
+        return {}
+    try:
+        return pickle.loads(failures_blob)
+    except Exception as why:
+        text = f"the item failed in the worker, and its exception cannot be unpickled here: {why!r}"
+        return {k: (WorkerError(text), "") for k in failed}
+
+
+def store_reply(reply: bytes, positions, outcomes: Outcomes) -> tuple[float, list[int], bool, bool]:
+    """Put a worker's reply for the chunk at ``positions`` into ``outcomes``.
+
+    The reply is made by the worker's ``_run_chunk``. Returns the seconds the chunk ran, the
+    positions it did not run (to run again, unless the call stopped), whether any item failed,
+    and whether the chunk came back whole (every item a value: the path without faults).
+    """
+    values_blob, failures_blob, failed, missing, seconds, chunk_error = pickle.loads(reply)
+    if chunk_error is not None:  # the chunk could not even be loaded
+        error, text = pickle.loads(chunk_error)
+        for position in positions:
+            copy = WorkerError(str(error))
+            copy.__cause__ = RemoteTraceback(text)
+            outcomes.fail(position, copy)
+        return seconds, [], True, False
+    values, why = None, None
+    try:
+        values = pickle.loads(values_blob)
+    except Exception as exc:
+        why = exc
+    if values is not None and not failed and not missing and type(positions) is range:
+        outcomes.values[positions.start : positions.stop] = values  # the common case
+        return seconds, [], False, True
+    failures = _load_failures(failures_blob, failed)
+    missing, again = set(missing), []
+    for k, position in enumerate(positions):
+        if k in failures:
+            error, text = failures[k]
+            if text:
+                error.__cause__ = RemoteTraceback(text)
+            outcomes.fail(position, error)
+        elif k in missing:
+            again.append(position)
+        elif values is None:
+            outcomes.fail(position, WorkerError(f"the item's result cannot be unpickled here: {why!r}"))
+        else:
+            outcomes.values[position] = values[k]
+    return seconds, again, bool(failures) or values is None, False

@@ -22,7 +22,9 @@ import atexit
 import contextlib
 import io
 import itertools
+import multiprocessing
 import os
+import signal
 import threading
 import time
 from multiprocessing import forkserver, popen_forkserver, reduction, spawn, util
@@ -54,8 +56,6 @@ def describe_exit(exitcode: int | None) -> str:
     if exitcode is None:
         return "ended in an unknown way"
     if exitcode < 0:
-        import signal
-
         try:
             name = signal.Signals(-exitcode).name
         except ValueError:
@@ -86,16 +86,13 @@ class Worker:
 
 
 def _context():
-    import multiprocessing
-
+    """The forkserver context, with this module preloaded if the forkserver is not running yet."""
     context = multiprocessing.get_context("forkserver")
     try:
-        from multiprocessing import forkserver
-
         server = forkserver._forkserver
         if server._forkserver_pid is None and _PRELOAD not in server._preload_modules:
             # Not '__main__' (preloaded by default): a script without a main guard would run
-            # again in the forkserver. The workers never need it (see _worker_process_class).
+            # again in the forkserver. The workers never need it (see _Popen).
             preload = [name for name in server._preload_modules if name != "__main__"]
             context.set_forkserver_preload([*preload, _PRELOAD])
     except AttributeError:  # a Python whose forkserver differs: workers just import more
@@ -176,7 +173,12 @@ class WorkerPool:
                 while self._idle and len(taken) < want:
                     taken.append(self._idle.pop())
                 while len(taken) < want and len(self._all) < self.size and self._free_slots:
-                    taken.append(self._start())
+                    try:
+                        taken.append(self._start())
+                    except Exception:
+                        if not taken:
+                            raise
+                        break  # make do with those started
                 if taken or not wait:
                     for worker in taken:
                         worker.owner = owner
@@ -194,6 +196,9 @@ class WorkerPool:
             worker.owner = None
             if worker in self._all and not self.closed:
                 self._idle.append(worker)
+            else:  # closed meanwhile: its process is ended already
+                with contextlib.suppress(OSError):
+                    worker.conn.close()
             self._cond.notify()
 
     def discard(self, worker: Worker, kill: bool = True) -> int | None:
@@ -291,7 +296,13 @@ class WorkerPool:
     # -- the end ------------------------------------------------------------------------------
 
     def close(self) -> None:
-        """End every worker: idle ones exit on their own, busy ones are killed after a grace."""
+        """End every worker at once; the pool takes no more calls.
+
+        Closing the lifeline ends every worker through its watch thread, busy or not (an idle
+        one also reads end-of-file on its pipe); one still alive a second later is killed. A
+        call still running in another thread sees its workers die and fails its items with
+        `WorkerError`.
+        """
         with self._cond:
             if self.closed:
                 return
@@ -315,6 +326,7 @@ class WorkerPool:
                 with contextlib.suppress(OSError, ValueError):
                     worker.process.kill()
                 worker.process.join(JOIN_SECONDS)
-            with contextlib.suppress(ValueError):
-                worker.process.close()
+            if worker.owner is None:  # a busy worker's process is its call's to close
+                with contextlib.suppress(ValueError):
+                    worker.process.close()
         self._lifeline.close()

@@ -199,9 +199,9 @@ def _chunk_error(exc: Exception) -> bytes:
 def serve(conn, lifeline, shared, slot: int, caller_pid: int) -> None:
     """The worker process: run each chunk received on ``conn`` and send back its reply.
 
-    A message is ``(chunk_id, fn_blob, calls_blob, block)``; ``fn_blob`` is None when the function is
-    the one of the previous chunk (the caller knows what each worker holds, and sends a
-    function once per worker and call). ``None`` or a closed ``conn`` ends the worker.
+    A message is ``(chunk_id, fn_blob, calls_blob, block)``; ``fn_blob`` is None when the
+    function is the one of the previous chunk (the caller knows what each worker holds, and
+    sends a function once per worker and call). ``None`` or a closed ``conn`` ends the worker.
     """
     global _IN_PROCESS_WORKER
     _IN_PROCESS_WORKER = True

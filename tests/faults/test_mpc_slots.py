@@ -7,11 +7,13 @@ dies. These tests pin it for each of run_range's loops.
 
 import array
 import multiprocessing.sharedctypes
+import pickle
 import time
 
 import pytest
 
 from batchkit._calls import MIXED, SINGLE, Calls, Outcomes
+from batchkit.executors._mpc_pickle import store_reply
 from batchkit.executors._mpc_worker import (
     ITEM,
     SLOT_WIDTH,
@@ -20,6 +22,7 @@ from batchkit.executors._mpc_worker import (
     STOP,
     STOPPED,
     SlotCancel,
+    _run_chunk,
     _run_items,
     _SharedStop,
 )
@@ -128,3 +131,19 @@ def test_runs_under_fail_fast_stop_through_the_shared_flag():
     assert outcomes.values[:5] == [0, 1, 2, 3, 4] and outcomes.failed == [5]
     assert outcomes.values[6:] == Outcomes(4).values
     assert table[BASE + STOP] == 1 and table[BASE + ITEM] == STOPPED
+
+
+def test_an_item_raising_system_exit_fails_alone_and_the_rest_is_sent_back_as_not_run():
+    """SystemExit from an item does not end the worker: it fails that item; the later ones come back unrun."""
+
+    def exits_at_two(x):
+        if x == 2:
+            raise SystemExit(4)
+        return x
+
+    table = _table()
+    reply = _run_chunk(exits_at_two, pickle.dumps(Calls(list(range(5)), SINGLE)), 1, table, BASE, None)
+    outcomes = Outcomes(5)
+    _, again, failed, whole = store_reply(reply, range(5), outcomes)
+    assert outcomes.values[:2] == [0, 1] and outcomes.failed == [2] and failed and not whole
+    assert "SystemExit" in str(outcomes.values[2]) and again == [3, 4]
