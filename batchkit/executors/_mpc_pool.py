@@ -156,6 +156,8 @@ class WorkerPool:
         self.waiting = 0
         self.chunk_ids = itertools.count(1).__next__  # atomic under the GIL
         self.closed = False
+        #: the process that owns the workers: a child forked from it must not touch them
+        self.pid = os.getpid()
         # Registered after multiprocessing's own exit handler, so it runs first: that handler
         # joins every child process, and would wait for idle workers forever.
         atexit.register(self.close)
@@ -307,6 +309,8 @@ class WorkerPool:
             if self.closed:
                 return
             self.closed = True
+            if os.getpid() != self.pid:  # a forked child: the workers are its parent's
+                return
             workers = list(self._all)
             self._all.clear()
             self._idle.clear()

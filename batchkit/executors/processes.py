@@ -11,6 +11,7 @@ an item fails, a worker dies or an item overruns its timeout in `_mpc_job`.
 
 from __future__ import annotations
 
+import os
 import threading
 
 from .._calls import Calls, Outcomes
@@ -86,7 +87,7 @@ class ProcessExecutor(Executor):
 
         with self._lock:
             pool = self._workers
-            if pool is None or pool.closed:
+            if pool is None or pool.closed or pool.pid != os.getpid():  # not a fork's copy
                 pool = self._workers = WorkerPool(max(self.default_workers, n_workers))
             elif n_workers > pool.size:
                 pool.size = n_workers  # the extra workers start when a call asks for them

@@ -135,3 +135,32 @@ def test_a_call_waiting_for_a_worker_gets_one_from_a_call_that_holds_both():
     thread.join(30)
     assert finished["long"] == list(range(40))
     assert waited < 1.0  # not the ~1.7 s the long call had left
+
+
+FORKED = """
+import os, sys
+from batchkit import parallel
+from faults import workers
+
+pids = parallel(init=lambda *a, **k: list(range(6)), target="mpc", n_workers=2)(workers.pid_after)
+before = set(pids(0.02))
+child = os.fork()
+if child == 0:  # a fork of the caller: whatever it does, its exit must not touch the parent's pool
+    try:
+        pids(0.02)  # may fail: multiprocessing's forkserver does not survive os.fork
+    except Exception:
+        pass
+    sys.exit(0)
+os.waitpid(child, 0)
+report(after=sorted(set(pids(0.02))), before=sorted(before))
+"""
+
+
+@pytest.mark.timeout(60)
+def test_a_forked_copy_of_the_caller_leaves_the_parents_workers_alone():
+    """A child made by os.fork that calls and exits does not kill or take over the parent's workers."""
+    outcome = run_scenario(FORKED, timeout=45)
+    result = outcome.result
+    assert result, outcome.stderr
+    assert result["after"] == result["before"]
+    assert outcome.returncode == 0 and outcome.leftovers == []
