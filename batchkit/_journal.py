@@ -437,7 +437,7 @@ class Journal:
             with contextlib.suppress(OSError):
                 os.unlink(temp)
             raise
-        from .store import _fsync_directory
+        from .store._format import _fsync_directory
 
         _fsync_directory(directory)
 

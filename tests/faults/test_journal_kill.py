@@ -222,7 +222,7 @@ def test_killed_while_rolling_back_on_resume(tmp_path):
     assert first.returncode == -signal.SIGKILL
     assert left_behind(out, journal)["n_parts"] == 6  # one part more than the journal knows
     rolling = """
-import batchkit.store as store
+import batchkit.store._writer as store
 def unlink(path):
     os.kill(os.getpid(), signal.SIGKILL)
 store.os.unlink = unlink
