@@ -46,7 +46,7 @@ pick = (lambda name: globals()["async_" + name]) if target == "async" else (lamb
 action = parallel(init=lambda: range({n_items}), target=target, n_workers=2)(pick("nap"))
 print("started", flush=True)
 try:
-    action()
+    action({options})
     report(caught=False)
 except KeyboardInterrupt:
     caught = time.monotonic()
@@ -58,10 +58,11 @@ except KeyboardInterrupt:
 """
 
 
-def interrupt(target, seconds, n_items, group=False, wait=0.6):
+def interrupt(target, seconds, n_items, group=False, wait=0.6, options=""):
     """Run the scenario, SIGINT it ``wait`` s after it started its call; return times and result."""
     begun = time.monotonic()
-    process, marker = start_scenario(SCENARIO.format(target=target, seconds=seconds, n_items=n_items))
+    code = SCENARIO.format(target=target, seconds=seconds, n_items=n_items, options=options)
+    process, marker = start_scenario(code)
     assert process.stdout.readline().strip() == "started"
     time.sleep(wait)
     sent = time.monotonic()
@@ -91,6 +92,15 @@ def test_ctrl_c_starts_no_new_item(target):
     _, _, outcome = interrupt(target, seconds=0.05, n_items=400)
     assert outcome.result.get("caught"), outcome.stderr
     assert outcome.result["started_after"] == 0
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("target", IN_PROCESS)
+def test_ctrl_c_stops_a_call_under_a_timeout(target):
+    """With timeout= the caller supervises the runners: Ctrl-C still stops it at once."""
+    sent, _, outcome = interrupt(target, seconds=0.05, n_items=400, options="timeout=60")
+    assert outcome.result.get("caught"), outcome.stderr
+    assert outcome.result["at"] - sent < 2.0 and outcome.result["started_after"] == 0
 
 
 @pytest.mark.timeout(90)
