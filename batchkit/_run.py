@@ -16,75 +16,38 @@ run did ends up in a `RunReport`, ``pipeline.last_run``.
 
 Every stage cleans up in ``finally``, so a run that stops early (an error, a ``break``,
 Ctrl-C) leaves no thread running, and no stage keeps a batch it has passed on.
+
+The run object `_Run` is made of parts: `batchkit._run_stages` makes the stream of outcomes
+(the source stage, prefetch, rebatch, write_to), `batchkit._run_policy` consumes it (the
+failure policy, ``on_batch``, the journal's records, the closing report). This module holds
+the run's state, its logging, progress bar and hooks, and the entry points.
 """
 
 from __future__ import annotations
 
 import contextlib
-import contextvars
-import itertools
 import logging
 import math
-import os
-import reprlib
 import sys
 import threading
 import time
 import uuid
 import warnings
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._run_policy import Failed, _Policy
+from ._run_stages import _derived, _Stages
 from ._runlog import app_enabled, app_has_handlers, capture, logger, user_stacklevel
-from ._skip import error_line
-from ._steps import execute, write
-from .batch import RunContext, set_run_context
-from .errors import PipelineError, SkipBatch, StopPipeline
-from .report import ActionClock, DroppedItem, RunReport, SkippedBatch
+from ._steps import execute
+from .report import ActionClock, DroppedItem, SkippedBatch
 
-__all__ = ["ON_ERROR", "generate", "run_pipeline"]
+# Failed: what generate yields in place of a failed batch under on_error="yield"
+__all__ = ["ON_ERROR", "Failed", "generate", "run_pipeline"]
 
 #: the failure policies a run takes ("yield" is next_batch's own: the error comes out as a value)
 ON_ERROR = ("raise", "skip", "skip_items")
-
-_SHORT = reprlib.Repr()
-_SHORT.maxstring = _SHORT.maxother = 60
-short_repr = _SHORT.repr  # an index value in a log line: a long string is cut
-
-_SKIPPED = object()  # dropped on purpose by SkipBatch
-_RESUMED = object()  # finished by an earlier run, as its journal says: not run again
-#: the stages that run in the consumer's thread, in order, after the source stage
-_STAGE_HEADS = ("rebatch", "write_to")
-
-
-@dataclass
-class _Outcome:
-    """What became of one batch: the processed batch, ``_SKIPPED``, ``_RESUMED``, or its error.
-
-    ``dropped`` holds ``(index value, action name, item error)`` of the items dropped from it.
-    """
-
-    iteration: int
-    indices: object
-    batch: object = None
-    error: BaseException | None = None
-    dropped: list = field(default_factory=list)
-
-
-def _is_batch(outcome: _Outcome) -> bool:
-    return outcome.error is None and outcome.batch is not _SKIPPED and outcome.batch is not _RESUMED
-
-
-class Failed:
-    """An error yielded in place of a batch (for `Pipeline.next_batch`, which raises it)."""
-
-    __slots__ = ("error",)
-
-    def __init__(self, error: BaseException):
-        self.error = error
 
 
 def _seed_sequence(seed, shuffle) -> np.random.SeedSequence:
@@ -93,11 +56,6 @@ def _seed_sequence(seed, shuffle) -> np.random.SeedSequence:
     if isinstance(seed, np.random.SeedSequence):
         return seed
     return np.random.SeedSequence(seed)
-
-
-def _derived(base: np.random.SeedSequence, *key) -> np.random.SeedSequence:
-    """A child seed sequence of ``base`` fixed by ``key`` (the same key always gives the same)."""
-    return np.random.SeedSequence(base.entropy, spawn_key=(*base.spawn_key, *key))
 
 
 def _n_batches(n_items, batch_size, n_epochs, n_iters, drop_last, endless):
@@ -117,25 +75,6 @@ def _want_bar(bar) -> bool:
     return bool(bar)
 
 
-def _split_into_stages(actions):
-    """``[(None, source actions), (rebatch or write_to, actions after it), ...]``."""
-    stages, current, head = [], [], None
-    for action in actions:
-        if action.kind == "builtin" and action.name in _STAGE_HEADS:
-            stages.append((head, current))
-            head, current = action, []
-        else:
-            current.append(action)
-    stages.append((head, current))
-    return stages
-
-
-def _default_merge(batches, batch_size, components, batch_class):
-    from .batch import merge_batches
-
-    return merge_batches(batches, batch_size, components, batch_class)
-
-
 def _check_arguments(pipeline, batch_size, on_error, prefetch, on_batch) -> int:
     if pipeline.dataset is None:
         raise TypeError("this pipeline has no dataset: add one with pipeline << dataset")
@@ -152,7 +91,7 @@ def _check_arguments(pipeline, batch_size, on_error, prefetch, on_batch) -> int:
     return prefetch
 
 
-class _Run:
+class _Run(_Stages, _Policy):
     """The state of one run of a pipeline."""
 
     def __init__(
@@ -253,157 +192,6 @@ class _Run:
             self.file_handler.close()
             self.file_handler = None
 
-    # -- the batches ------------------------------------------------------------------------
-
-    def _batch_indices(self):
-        order = dict(self.order)
-        if order["shuffle"] is True:
-            order["shuffle"] = np.random.default_rng(_derived(self.seed, 0))
-        if self.endless:
-            order["n_epochs"], order["n_iters"] = None, math.inf
-        return self.dataset.index.gen_batch(self.batch_size, **order)
-
-    def _tag(self, batch, iteration: int, stream: int, total):
-        seed = _derived(self.seed, stream, iteration)
-        context = RunContext(self.pipeline, iteration, total, seed, np.random.default_rng(seed))
-        return set_run_context(batch, context)
-
-    def make_and_process(self, batch_indices, iteration: int, actions) -> _Outcome:
-        outcome = _Outcome(iteration, getattr(batch_indices, "indices", batch_indices))
-        try:
-            batch = self.dataset.create_batch(batch_indices, pipeline=self.pipeline, **self.batch_kwargs)
-            self._tag(batch, iteration, 1, self.total)
-            outcome.batch = self.process(batch, actions, outcome)
-        except Exception as exc:  # kept as the batch's outcome: the policy decides
-            outcome.error = exc
-        return outcome
-
-    def process(self, batch, actions, outcome: _Outcome):
-        """Run ``actions`` on ``batch``; a ``SkipBatch`` gives ``_SKIPPED``."""
-        context = {"dropped": outcome.dropped}
-        try:
-            for action in actions:
-                batch = execute(self, action, batch, context)
-        except SkipBatch:
-            return _SKIPPED
-        return batch
-
-    def open_writer(self, action):
-        """The writer of a ``write_to`` step: new, or (with a journal) resumed where it was."""
-        from .store import BatchWriter
-
-        (path,) = action.args
-        components = action.kwargs.get("components")
-        mode = action.kwargs.get("mode", "new")
-        run_id = action.kwargs.get("run_id") or self.run_id
-        if self.journal is None:
-            return BatchWriter(path, components, mode=mode, run_id=run_id)
-        return self.journal.open_output(path, components, mode, run_id)
-
-    # -- stages -----------------------------------------------------------------------------
-
-    def source(self, actions):
-        """Outcomes of the dataset's batches through ``actions``, in order."""
-        for outcome in self._source(actions):
-            self.source_done += 1
-            yield outcome
-
-    def _source(self, actions):
-        batch_indices = enumerate(self._batch_indices())
-        if self.journal is not None and self.journal.n_recorded:
-            # an earlier run finished these (a prefix of the run): checked, not made again
-            for iteration, indices in itertools.islice(batch_indices, self.journal.n_recorded):
-                values = getattr(indices, "indices", indices)
-                self.journal.check_batch(iteration, values)
-                yield _Outcome(iteration, values, _RESUMED)
-        if self.prefetch == 0:
-            for iteration, indices in batch_indices:
-                yield self.make_and_process(indices, iteration, actions)
-            return
-        pool = ThreadPoolExecutor(self.prefetch, thread_name_prefix="batchkit-prefetch")
-        pending = deque()
-        try:
-            for iteration, indices in batch_indices:
-                # each batch runs in a copy of the caller's context (item_progress, say)
-                context = contextvars.copy_context()
-                pending.append(pool.submit(context.run, self.make_and_process, indices, iteration, actions))
-                if len(pending) > self.prefetch:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
-        finally:
-            # Reached on exhaustion, on an error raised by the consumer, and on close(): nothing
-            # queued starts, the batches in flight finish, and no prefetch thread outlives the run.
-            for future in pending:
-                future.cancel()
-            pool.shutdown(wait=True, cancel_futures=True)
-
-    def _after_head(self, outcome: _Outcome, actions) -> _Outcome:
-        if actions and _is_batch(outcome):
-            try:
-                outcome.batch = self.process(outcome.batch, actions, outcome)
-            except Exception as exc:
-                outcome.batch, outcome.error = None, exc
-        return outcome
-
-    def written(self, stream, action, actions):
-        """Write each processed batch of ``stream`` in order, then run ``actions`` on it."""
-        for outcome in stream:
-            if _is_batch(outcome):
-                started, items = time.perf_counter(), len(outcome.batch)
-                try:
-                    write(self, action, outcome.batch)
-                except Exception as exc:
-                    outcome.batch, outcome.error = None, exc
-                self.clock.add(action.name, time.perf_counter() - started, items)
-            yield self._after_head(outcome, actions)
-
-    def rebatched(self, stream, action, actions, stage: int):
-        """Regroup the processed batches of ``stream`` per ``action`` (a rebatch), then run ``actions``."""
-        size = action.args[0]
-        merge = action.kwargs.get("merge") or _default_merge
-        components, batch_class = action.kwargs.get("components"), action.kwargs.get("batch_class")
-        buffer, count, iteration = [], 0, 0
-        dropped = []  # items dropped from the batches in the buffer: reported with the next merged one
-
-        def emit(merged):
-            nonlocal iteration, dropped
-            outcome = _Outcome(iteration, merged.indices, merged, dropped=dropped)
-            dropped = []
-            self._tag(merged, iteration, 10 + stage, None)
-            iteration += 1
-            return self._after_head(outcome, actions)
-
-        for outcome in stream:
-            if not _is_batch(outcome):
-                yield outcome
-                continue
-            buffer.append(outcome.batch)
-            dropped.extend(outcome.dropped)
-            count += len(outcome.batch)
-            outcome = None  # the buffer holds the batch now; keep no second reference
-            while count >= size:
-                merged, rest = merge(buffer, size, components, batch_class)
-                buffer, count = ([rest], len(rest)) if rest is not None else ([], 0)
-                yield emit(merged)
-                merged = None
-        if buffer:
-            merged, _ = merge(buffer, None, components, batch_class)
-            buffer = None
-            yield emit(merged)
-        elif dropped:  # no batch left to carry them
-            yield _Outcome(iteration, None, _SKIPPED, dropped=dropped)
-
-    def stream(self):
-        stages = _split_into_stages(self.pipeline.actions)
-        stream = self.source(stages[0][1])
-        for stage, (head, actions) in enumerate(stages[1:], start=1):
-            if head.name == "rebatch":
-                stream = self.rebatched(stream, head, actions, stage)
-            else:
-                stream = self.written(stream, head, actions)
-        return stream
-
     # -- policy, callbacks, hooks -----------------------------------------------------------
 
     def batches(self):
@@ -448,167 +236,12 @@ class _Run:
             if action.kind == "builtin" and action.name == "write_to":
                 self.writers[id(action)] = self.open_writer(action)
 
-    def report(self, wall_seconds: float, completed: bool) -> RunReport:
-        return RunReport(
-            run_id=self.run_id,
-            on_error=self.on_error,
-            batches_done=self.done,
-            batches_skipped=self.failed,
-            batches_resumed=self.resumed,
-            batches_filtered=self.filtered,
-            items_done=self.items,
-            items_dropped=tuple(self.dropped),
-            skipped=tuple(self.skipped),
-            actions=self.clock.totals(),
-            wall_seconds=wall_seconds,
-            completed=completed,
-            journal=None if self.journal is None else os.fspath(self.journal.path),
-        )
-
-    def _consume(self, bar):
-        stream = self.stream()
-        try:
-            for outcome in stream:
-                if outcome.batch is _RESUMED:
-                    self.resumed += 1
-                else:
-                    dropped = self._note_dropped(outcome)
-                    if outcome.error is not None:
-                        if isinstance(outcome.error, StopPipeline):
-                            self.stopped = True
-                            self.log(logging.INFO, "run %s: stopped by StopPipeline", self.run_id[:8])
-                            break
-                        failure = self._failed(outcome, dropped)
-                        if failure is not None:
-                            yield failure
-                    elif outcome.batch is _SKIPPED:
-                        if outcome.indices is not None:
-                            self.filtered += 1
-                            self._journal_batch(outcome, "filtered", dropped=dropped)
-                    else:
-                        batch, outcome.batch = outcome.batch, None
-                        # journaled before anything else sees it: a crash in on_batch or in the
-                        # caller's loop does not make the batch run (and be written) twice
-                        self._journal_batch(outcome, "done", batch=batch, dropped=dropped)
-                        self.done += 1
-                        self.items += len(batch)
-                        if self.on_batch is not None:
-                            self.on_batch(batch)
-                        self.log(logging.INFO, "batch %d done: %d items", outcome.iteration, len(batch))
-                        yield batch
-                        batch = None  # keep nothing while the next batch is made
-                if bar is not None:
-                    self._advance(bar)
-                outcome = None
-        finally:
-            stream.close()
-            for writer in self.writers.values():
-                writer.close()
-
-    def _note_dropped(self, outcome: _Outcome) -> list:
-        """Log each item dropped from the batch, once, and count it; return them as lines."""
-        lines = []
-        for value, action, error in outcome.dropped:
-            line = error_line(error)
-            lines.append((value, action, line))
-            self.dropped.append(DroppedItem(value, action, line))
-            self.log(
-                logging.WARNING,
-                "batch %d: item %s dropped, it failed in %s: %s",
-                outcome.iteration,
-                short_repr(value),
-                action,
-                line,
-                exc_info=(type(error), error, error.__traceback__),
-            )
-        outcome.dropped = []  # the errors hold tracebacks, and so frames: let them go
-        return lines
-
-    def _journal_batch(self, outcome: _Outcome, status: str, *, batch=None, dropped=(), error=None) -> None:
-        if self.journal is None or self.on_error == "yield":
-            return
-        outputs = None
-        if batch is not None and self.writers:
-            outputs = {
-                os.path.abspath(os.fspath(writer.path)): writer.state() for writer in self.writers.values()
-            }
-        self.journal.record_batch(
-            outcome.iteration,
-            status,
-            outcome.indices,
-            items=None if batch is None else len(batch),
-            outputs=outputs,
-            dropped=dropped,
-            error=error,
-        )
-
     def _advance(self, bar) -> None:
         """Move the bar to the dataset batches done so far, with the items per second."""
         bar.update(self.source_done - bar.n)
         elapsed = bar.format_dict.get("elapsed") or 0
         if elapsed > 0:
             bar.set_postfix_str(f"{self.items / elapsed:,.0f} items/s", refresh=False)
-
-    def _failed(self, outcome: _Outcome, dropped=()):
-        error = outcome.error
-        values = np.asarray(outcome.indices).tolist() if outcome.indices is not None else "?"
-        if self.on_error not in ("skip", "skip_items"):
-            # raised to the caller: written to log_file, not logged as well (it would show twice)
-            self.log(
-                logging.ERROR,
-                "batch %d failed (index values %.200s): %s: %s",
-                outcome.iteration,
-                values,
-                type(error).__name__,
-                error,
-                exc_info=(type(error), error, error.__traceback__),
-                file_only=True,
-            )
-            error.add_note(
-                f"batchkit: in batch {outcome.iteration} of the run (index values {values!r:.200})"
-            )
-            if self.on_error == "yield":  # next_batch raises it, and the run goes on after
-                return Failed(error)
-            raise error
-        self.failed += 1
-        line = error_line(error)
-        self.skipped.append(SkippedBatch(outcome.iteration, values if isinstance(values, list) else [], line))
-        self._journal_batch(outcome, "skipped", dropped=dropped, error=line)
-        self.log(
-            logging.ERROR,
-            "batch %d failed and was skipped (index values %.200s): %s: %s",
-            outcome.iteration,
-            values,
-            type(error).__name__,
-            error,
-            exc_info=(type(error), error, error.__traceback__),
-        )
-        return None
-
-    def _closing_report(self) -> str | None:
-        """Log the run's end; return the warning to give, if any. Raises if every batch failed."""
-        if self.failed and not self.done and not self.resumed:
-            raise PipelineError(f"every batch failed ({self.failed}); see the log for each error")
-        message = None
-        if self.on_error == "skip_items" and (self.failed or self.dropped):
-            message = (
-                f"on_error='skip_items': {self.failed} batch(es) skipped and {len(self.dropped)} "
-                f"item(s) dropped; {self.done} batch(es) done (see pipeline.last_run and the log)"
-            )
-        elif self.failed:
-            message = f"{self.failed} batch(es) failed and were skipped; {self.done} succeeded"
-        if message is not None:
-            self.log(logging.WARNING, message)
-        self.log(
-            logging.INFO,
-            "run %s finished: %d batches done, %d failed, %d items dropped, %d resumed",
-            self.run_id[:8],
-            self.done,
-            self.failed,
-            len(self.dropped),
-            self.resumed,
-        )
-        return message
 
     def _hooks(self, where: str) -> None:
         for action in getattr(self.pipeline, f"_{where}"):
