@@ -1,24 +1,22 @@
 """``Pipeline``: a lazy, immutable chain of batch actions, run over a dataset.
 
 Building a pipeline only records actions, each checked against the batch class when it is
-added (an unknown name or keyword fails at once, not at run time). Running it is the job of
-`_run`.
+added (an unknown name or keyword fails at once, not at run time; the checks are
+`batchkit._pipeline_checks`). The methods that start a run (``run``, ``gen_batch``,
+``next_batch``) are `batchkit._pipeline_run`'s; running it is the job of `batchkit._run`.
 """
 
 from __future__ import annotations
 
-import difflib
 import functools
-import inspect
 from dataclasses import dataclass, field, replace
 
-from ._iteration import keyword_only_after_batch_size
+from ._pipeline_checks import BUILTINS as BUILTINS  # a name of this module before the checks moved
+from ._pipeline_checks import _check_action, _check_callable_name
+from ._pipeline_run import _Runs
 from .variables import Variables
 
 __all__ = ["Action", "Pipeline"]
-
-#: actions a pipeline runs itself, whatever the batch class
-BUILTINS = frozenset({"update", "save_to", "call", "rebatch", "merge", "join", "write_to"})
 
 
 @dataclass(frozen=True)
@@ -39,95 +37,6 @@ class Action:
             extra += f" @{self.probability!r}" if self.probability is not None else ""
             return f"<{self.pipeline!r}{extra}>"
         return f"{self.name}(...)"
-
-
-def _batch_subclasses():
-    from .batch import Batch
-
-    seen, stack = [], [Batch]
-    while stack:
-        cls = stack.pop()
-        seen.append(cls)
-        stack.extend(cls.__subclasses__())
-    return seen
-
-
-def _action_names(cls) -> list[str]:
-    return [name for name in dir(cls) if not name.startswith("_") and _is_action(getattr(cls, name, None))]
-
-
-def _is_action(attribute) -> bool:
-    return isinstance(getattr(attribute, "action", None), dict)
-
-
-def _accepted_keywords(attribute):
-    """The keyword names an action accepts, or None when it accepts any."""
-    from ._parallel import RESERVED, ParallelMethod
-    from .apply import CONTROL_KEYWORDS, ApplyParallelMethod
-
-    fn, reserved = attribute, set()
-    for _ in range(8):  # through @action, @inbatch_parallel and @mjit to the user's function
-        if isinstance(fn, ParallelMethod):
-            reserved |= RESERVED
-        elif isinstance(fn, ApplyParallelMethod):
-            reserved |= CONTROL_KEYWORDS
-        inner = getattr(fn, "__wrapped__", None) or getattr(fn, "_fn", None) or getattr(fn, "py_func", None)
-        if inner is None or inner is fn:
-            break
-        fn = inner
-    try:
-        parameters = inspect.signature(fn).parameters.values()
-    except (TypeError, ValueError):
-        return None
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
-        return None
-    names = {p.name for p in parameters if p.kind is not inspect.Parameter.POSITIONAL_ONLY}
-    return names | reserved
-
-
-def _check_names(attribute, batch_class) -> None:
-    """Let an action check itself against the batch class (``check_names``, when it has one).
-
-    An ``@inbatch_parallel`` action validates its init and post names this way. It may sit
-    under ``@action`` or another wrapper, so the wrappers are looked through as in
-    `_accepted_keywords`; the first ``check_names`` found is called.
-    """
-    fn = attribute
-    for _ in range(8):
-        check = getattr(fn, "check_names", None)
-        if callable(check):
-            check(batch_class)
-            return
-        inner = getattr(fn, "__wrapped__", None) or getattr(fn, "_fn", None)
-        if inner is None or inner is fn:
-            return
-        fn = inner
-
-
-def _check_action(batch_class, name: str, kwargs: dict | None = None) -> None:
-    """Raise if ``batch_class`` (or, when None, every Batch subclass) cannot run ``name(**kwargs)``."""
-    classes = [batch_class] if batch_class is not None else _batch_subclasses()
-    owners = [cls for cls in classes if _is_action(getattr(cls, name, None))]
-    if not owners:
-        if batch_class is not None and callable(getattr(batch_class, name, None)):
-            raise AttributeError(
-                f"{batch_class.__name__}.{name} is a method but not an action: decorate it with @action"
-            )
-        known = sorted({n for cls in classes for n in _action_names(cls)} | BUILTINS)
-        close = difflib.get_close_matches(name, known, n=3)
-        where = batch_class.__name__ if batch_class is not None else "any Batch class"
-        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
-        raise AttributeError(f"{where} has no action {name!r}{hint}")
-    if batch_class is None:
-        return
-    attribute = getattr(batch_class, name)
-    _check_names(attribute, batch_class)
-    if not kwargs:
-        return
-    accepted = _accepted_keywords(attribute)
-    unexpected = sorted(set(kwargs) - accepted) if accepted is not None else []
-    if unexpected:
-        raise TypeError(f"unexpected keyword arguments for {batch_class.__name__}.{name}(): {unexpected}")
 
 
 class _Hooks:
@@ -162,7 +71,7 @@ class _Hooks:
         return f"<{self._where} hooks of {self._pipeline!r}>"
 
 
-class Pipeline:
+class Pipeline(_Runs):
     """A lazy, immutable chain of actions over the batches of a dataset.
 
     Every method that adds a step returns a new pipeline and leaves this one as it was. Batch
@@ -432,207 +341,7 @@ class Pipeline:
         names = ", ".join(repr(action) for action in self._actions) or "no actions"
         return f"<Pipeline: {names}>"
 
-    # -- running (see batchkit._run) ----------------------------------------------------------
-
-    @keyword_only_after_batch_size
-    def run(
-        self,
-        batch_size=None,
-        *,
-        n_epochs=None,
-        n_iters=None,
-        shuffle=False,
-        drop_last=False,
-        prefetch=0,
-        bar="auto",
-        on_batch=None,
-        on_error="raise",
-        log_file=None,
-        seed=None,
-        journal=None,
-        lazy=False,
-        **batch_kwargs,
-    ):
-        """Run every batch of the dataset through the pipeline; return the pipeline.
-
-        No batch is kept once its ``on_batch`` callback returned, so memory stays flat however
-        many batches run. What the run did is in ``pipeline.last_run`` afterwards (a `RunReport`).
-
-        Parameters
-        ----------
-        batch_size : int
-            Items per batch. Every argument after it is keyword-only.
-        n_epochs, n_iters : int, optional
-            Passes over the dataset, or a number of batches; one epoch when neither is given.
-        shuffle : bool, int, SeedSequence or Generator
-            Item order, reshuffled at every epoch (see `gen_batch`).
-        drop_last : bool
-            Drop each epoch's short tail instead of topping it up from the next epoch.
-        prefetch : int
-            Run up to this many batches at once (threads); results still come in order.
-        bar : bool, "auto" or dict
-            A tqdm progress bar over batches; ``"auto"`` shows it in a terminal or notebook; a dict
-            gives tqdm's options.
-        on_batch : callable, optional
-            Called with each finished batch, in order, in the calling thread.
-        on_error : {"raise", "skip", "skip_items"}
-            ``"raise"`` stops at the first failed batch. ``"skip"`` logs a failed batch, leaves
-            it out and goes on. ``"skip_items"`` drops the items that failed in an action (a
-            `ParallelError` says which) from their batch, index and components together, and
-            goes on with the rest; a batch whose error names no items, or whose items all
-            failed, is skipped as with ``"skip"``. Both skipping policies warn once at the end
-            with the counts, and raise `PipelineError` if every batch failed.
-        log_file : str or path, optional
-            Also write to this file the run's progress, every skipped batch and dropped item
-            with its traceback, what anything logs to the ``batchkit`` logger during the run
-            (INFO and up) and every warning shown during the run.
-        seed : int, optional
-            Seeds the per-batch and per-item random generators (``shuffle``'s int by default).
-        journal : str or path, optional
-            A file recording each finished batch (durably, once its ``write_to`` parts are on
-            disk). Running the same script again with the same journal skips those batches and
-            finishes the rest, so each batch is in the output exactly once, in order, even
-            after a crash. A journal of another run is refused. A shuffled run needs a
-            ``seed``; ``rebatch``, ``join`` and ``merge`` cannot be journaled.
-        lazy : bool
-            Only store these arguments for a later ``run()`` or ``next_batch()``.
-        **batch_kwargs
-            Passed to the dataset's ``create_batch``.
-        """
-        from ._run import run_pipeline
-
-        arguments = _run_arguments(locals())
-        if lazy:
-            self._lazy_run = arguments
-            return self
-        run_pipeline(self, **self._stored_or(arguments))
-        return self
-
-    def run_later(self, *args, **kwargs) -> Pipeline:
-        """Store run arguments for a later ``run()``, ``gen_batch()`` or ``next_batch()``."""
-        return self.run(*args, lazy=True, **kwargs)
-
-    def _stored_or(self, arguments: dict) -> dict:
-        """``arguments``, or the stored ``run(lazy=True)`` ones when no batch size was given."""
-        if arguments["batch_size"] is not None:
-            return arguments
-        if self._lazy_run is None:
-            raise TypeError("give batch_size (or store run arguments first with run(..., lazy=True))")
-        return dict(self._lazy_run)
-
-    @keyword_only_after_batch_size
-    def gen_batch(
-        self,
-        batch_size=None,
-        *,
-        n_epochs=None,
-        n_iters=None,
-        shuffle=False,
-        drop_last=False,
-        prefetch=0,
-        bar=False,
-        on_batch=None,
-        on_error="raise",
-        log_file=None,
-        seed=None,
-        journal=None,
-        **batch_kwargs,
-    ):
-        """Yield each batch after it went through the pipeline (arguments as in `run`).
-
-        Every argument after ``batch_size`` is keyword-only. With a ``journal``, a batch is
-        recorded as finished before it is yielded.
-        """
-        from ._run import generate
-
-        arguments = _run_arguments(locals())
-        return generate(self, **self._stored_or(arguments))
-
-    @keyword_only_after_batch_size
-    def next_batch(
-        self,
-        batch_size=None,
-        *,
-        n_epochs=None,
-        n_iters=None,
-        shuffle=False,
-        drop_last=False,
-        prefetch=0,
-        on_error="raise",
-        seed=None,
-        **batch_kwargs,
-    ):
-        """The next processed batch; a call with other arguments than the last one starts anew.
-
-        Every argument after ``batch_size`` is keyword-only. Without ``n_epochs`` and
-        ``n_iters``, batches keep coming, epoch after epoch. Raises ``StopIteration`` when the
-        iteration asked for is over. It keeps no journal.
-        """
-        from ._run import Failed, generate
-
-        arguments = _run_arguments(
-            {**locals(), "bar": False, "on_batch": None, "log_file": None, "journal": None}
-        )
-        arguments = self._stored_or(arguments)
-        if arguments.get("journal") is not None:
-            raise TypeError(
-                "next_batch keeps no journal: the stored run arguments have one; use run or gen_batch"
-            )
-        arguments.update(bar=False, on_batch=None)
-        endless = arguments["n_epochs"] is None and arguments["n_iters"] is None
-        key = repr(sorted(arguments.items()))
-        if self._next_state is None or self._next_state[0] != key:
-            # failed batches come out as values, so that the iteration goes on after one
-            raising = arguments["on_error"] == "raise"
-            options = {**arguments, "on_error": "yield" if raising else arguments["on_error"]}
-            self._next_state = (key, generate(self, endless=endless, **options))
-        batch = next(self._next_state[1])
-        if isinstance(batch, Failed):
-            raise batch.error
-        return batch
-
-    def reset(self, *what) -> Pipeline:
-        """Reset ``"iter"`` (the default: ``next_batch`` starts anew), ``"variables"`` or ``"all"``."""
-        what = set(what or ("iter",))
-        unknown = what - {"iter", "variables", "all"}
-        if unknown:
-            raise ValueError(f"reset takes 'iter', 'variables' or 'all' (got {sorted(unknown)})")
-        if what & {"iter", "all"}:
-            self._next_state = None
-        if what & {"variables", "all"}:
-            self._variables.reset()
-        return self
-
-
-_RUN_KEYS = (
-    "batch_size",
-    "n_epochs",
-    "n_iters",
-    "shuffle",
-    "drop_last",
-    "prefetch",
-    "bar",
-    "on_batch",
-    "on_error",
-    "log_file",
-    "seed",
-    "journal",
-    "batch_kwargs",
-)
-
-
-def _run_arguments(namespace: dict) -> dict:
-    """The run arguments among a method's ``locals()``."""
-    return {key: namespace[key] for key in _RUN_KEYS}
-
 
 def _check_pipelines(pipelines, what: str) -> None:
     if not pipelines or not all(isinstance(p, Pipeline) for p in pipelines):
         raise TypeError(f"{what} takes one or more pipelines (got {pipelines!r})")
-
-
-def _check_callable_name(batch_class, name: str) -> None:
-    if batch_class is not None and not callable(getattr(batch_class, name, None)):
-        close = difflib.get_close_matches(name, [n for n in dir(batch_class) if not n.startswith("_")], n=3)
-        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
-        raise AttributeError(f"{batch_class.__name__} has no method {name!r}{hint}")
