@@ -20,15 +20,14 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import io
 import itertools
 import multiprocessing
 import os
 import signal
 import threading
 import time
-from multiprocessing import forkserver, popen_forkserver, reduction, spawn, util
-from multiprocessing.context import ForkServerProcess, set_spawning_popen
+from multiprocessing import forkserver, popen_forkserver, spawn
+from multiprocessing.context import ForkServerProcess
 
 from ._mpc_worker import CHUNK, ITEM, PID, SLOT_WIDTH, SPAN, STARTED, STOP, serve
 
@@ -100,33 +99,49 @@ def _context():
     return context
 
 
-class _Popen(popen_forkserver.Popen):
-    """The forkserver's ``Popen``, except that the child does not import ``__main__``.
+#: set in the thread that is starting a worker: its preparation data leaves out __main__
+_starting_worker = threading.local()
+_wrap_lock = threading.Lock()
+
+
+def _leave_out_main(prepare):
+    """``prepare`` (multiprocessing's preparation data), minus the main module for our workers.
 
     multiprocessing imports the caller's main module in every child (as ``__mp_main__``), so
     that functions and classes of a script unpickle there; a script without a main guard then
     runs again in each worker. batchkit's workers never need it: the worker function travels
-    by value (cloudpickle), and entries are plain data. So the preparation data loses the two
-    keys that ask for it; the rest is the standard library's ``_launch``, unchanged.
+    by value (cloudpickle), and entries are plain data. Only a process started by this module,
+    in the thread starting it, loses the two keys that ask for it; every other process the
+    program starts is prepared as usual.
     """
 
+    def preparation_data(name):
+        data = prepare(name)
+        if getattr(_starting_worker, "active", False):
+            data.pop("init_main_from_path", None)
+            data.pop("init_main_from_name", None)
+        return data
+
+    preparation_data.batchkit_wrapped = True
+    return preparation_data
+
+
+def _install_main_filter() -> None:
+    with _wrap_lock:
+        if not getattr(spawn.get_preparation_data, "batchkit_wrapped", False):
+            spawn.get_preparation_data = _leave_out_main(spawn.get_preparation_data)
+
+
+class _Popen(popen_forkserver.Popen):
+    """The forkserver's ``Popen``, started with the main module left out (see `_leave_out_main`)."""
+
     def _launch(self, process_obj):
-        prep_data = spawn.get_preparation_data(process_obj._name)
-        prep_data.pop("init_main_from_path", None)
-        prep_data.pop("init_main_from_name", None)
-        buf = io.BytesIO()
-        set_spawning_popen(self)
+        _install_main_filter()
+        _starting_worker.active = True
         try:
-            reduction.dump(prep_data, buf)
-            reduction.dump(process_obj, buf)
+            super()._launch(process_obj)
         finally:
-            set_spawning_popen(None)
-        self.sentinel, w = forkserver.connect_to_new_process(self._fds)
-        parent_w = os.dup(w)  # the child's sentinel of this process, as in the original
-        self.finalizer = util.Finalize(self, util.close_fds, (parent_w, self.sentinel))
-        with open(w, "wb", closefd=True) as f:
-            f.write(buf.getbuffer())
-        self.pid = forkserver.read_signed(self.sentinel)
+            _starting_worker.active = False
 
 
 class WorkerProcess(ForkServerProcess):
