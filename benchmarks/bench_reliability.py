@@ -14,6 +14,7 @@ Run: ``python benchmarks/bench_reliability.py``.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 
@@ -35,6 +36,12 @@ async def async_add_one(x):
 def stuck_at(x, stuck, seconds):
     if x == stuck:
         time.sleep(seconds)
+    return x
+
+
+def die_at(x, culprit):
+    if x == culprit:
+        os._exit(3)  # the worker process dies on the spot: a crash in native code, say
     return x
 
 
@@ -97,6 +104,24 @@ def stuck_item() -> str:
     return table(["case", "call returned after", "results kept"], rows)
 
 
+def dead_worker() -> str:
+    rows = []
+    action = parallel(init=lambda *a: range(8), post=keep, target="mpc", n_workers=2)(die_at)
+    start = time.perf_counter()
+    results = action(3)
+    kept = sum(1 for i, r in enumerate(results) if i not in results.failed_positions and r == i)
+    rows.append(["batchkit mpc", fmt(time.perf_counter() - start), f"{kept} of 8", type(results[3]).__name__])
+    from joblib import Parallel, delayed
+
+    start = time.perf_counter()
+    try:
+        values, error = Parallel(n_jobs=2)(delayed(die_at)(i, 3) for i in range(8)), ""
+    except Exception as exc:  # loky ends the whole call
+        values, error = [], type(exc).__name__
+    rows.append(["joblib loky", fmt(time.perf_counter() - start), f"{len(values)} of 8", error])
+    return table(["case", "call returned after", "results kept", "error"], rows)
+
+
 def first_item_fails() -> str:
     rows = []
     for target in ("threads", "mpc"):
@@ -135,6 +160,8 @@ def main() -> None:
     print(price_of_settings(), "\n")
     print("### One stuck item among 8 (it sleeps 5 s)\n")
     print(stuck_item(), "\n")
+    print("### One item of 8 kills its worker process\n")
+    print(dead_worker(), "\n")
     print("### The first of 200 items (10 ms each) fails\n")
     print(first_item_fails())
 
