@@ -35,6 +35,21 @@ PRELUDE = textwrap.dedent(
 )
 
 
+#: scenario code for mpc fault tests: ``keep`` (a post returning the results) and
+#: ``action(fn, n, n_workers=2)``, fn fanned out over ``range(n)`` on mpc
+MPC_ACTION = """
+import time
+from batchkit import parallel
+from faults import workers
+
+def keep(results, *args, **kwargs):
+    return results
+
+def action(fn, n, n_workers=2):
+    return parallel(init=lambda *a, **k: list(range(n)), post=keep, target="mpc", n_workers=n_workers)(fn)
+"""
+
+
 @dataclass
 class Outcome:
     """What a scenario did: its exit code, its reported values, its output, what it left."""

@@ -8,21 +8,17 @@ import sys
 
 import pytest
 
-from faults.harness import run_scenario
+from faults.harness import MPC_ACTION, run_scenario
 
 pytestmark = [pytest.mark.skipif(sys.platform != "linux", reason="Linux signals and /proc")]
 
-COMMON = """
-import threading, time
-from batchkit import WorkerDied, parallel
-from faults import workers
-
-def keep(results, *args, **kwargs):
-    return results
-
-def action(fn, n, n_workers=2):
-    return parallel(init=lambda *a, **k: list(range(n)), post=keep, target="mpc", n_workers=n_workers)(fn)
+COMMON = (
+    MPC_ACTION
+    + """
+import threading
+from batchkit import WorkerDied
 """
+)
 
 ONE_DEATH = (
     COMMON
