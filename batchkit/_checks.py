@@ -5,7 +5,7 @@
 * `missing_name`: a name that resolves to nothing on the batch class, with "did you mean";
 * `check_accepts`: an init or post whose signature cannot take the action's arguments;
 * `check_crossing`: action arguments that cannot cross to worker processes, found once per
-  call (naming the argument), not once per item; open files refused outright.
+  call (naming the argument), not once per item; open files among them refused outright.
 """
 
 from __future__ import annotations
@@ -133,27 +133,24 @@ def _kind(value) -> str:
     return type(value).__name__
 
 
-def _entry_files(entry):
-    """Open file objects in an entry and one level inside it."""
-    if isinstance(entry, io.IOBase):
-        yield entry
-    elif isinstance(entry, (list, tuple)):
-        yield from (value for value in entry if isinstance(value, io.IOBase))
-    elif isinstance(entry, dict):
-        yield from (value for value in entry.values() if isinstance(value, io.IOBase))
+def _is_open_file(value) -> bool:
+    """A file object backed by the operating system (in-memory buffers are plain data)."""
+    return isinstance(value, io.IOBase) and not isinstance(value, (io.BytesIO, io.StringIO))
 
 
 def check_crossing(calls, target: str, owner: str) -> None:
     """Refuse, before any item runs, what cannot cross to ``target``'s worker processes.
 
     The action's own arguments are the same for every item: one that cannot be pickled is
-    reported once, by position or name. An open file (in an argument or an entry) is refused:
-    pickling it would either fail per item or, with cloudpickle, silently copy its contents.
+    reported once, by position or name, and an open file is refused (cloudpickle would copy its
+    contents). Entries differ per item, and scanning them would cost a pass over every call: an
+    entry that cannot cross fails its own item when its chunk is pickled, and the process
+    targets' pickler refuses open files there too.
     """
     named = [(f"argument {i}", value) for i, value in enumerate(calls.args)]
     named += [(f"argument {key!r}", value) for key, value in calls.kwargs.items()]
     for where, value in named:
-        if isinstance(value, io.IOBase):
+        if _is_open_file(value):
             raise TypeError(_file_message(f"{where} of {owner}", value, target))
         if isinstance(value, _PLAIN) or (isinstance(value, np.ndarray) and value.dtype != object):
             continue
@@ -170,9 +167,6 @@ def check_crossing(calls, target: str, owner: str) -> None:
                     f"to the worker processes of target={target!r}: {why}. Pass something that "
                     "pickles (a path, an array, plain data) or use target='threads'."
                 ) from why
-    for position, entry in enumerate(calls.entries):
-        for file in _entry_files(entry):
-            raise TypeError(_file_message(f"init entry {position} of {owner}", file, target))
 
 
 def _file_message(where: str, file, target: str) -> str:

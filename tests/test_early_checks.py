@@ -187,11 +187,19 @@ def test_an_open_file_argument_is_refused_on_mpc(tmp_path):
         action(source=file)
 
 
-def test_an_open_file_entry_is_refused_on_mpc():
-    """An init entry that is an open file is refused before any item runs."""
-    action = parallel(init=lambda: [io.BytesIO(b"x")], target="mpc")(double)
-    with pytest.raises(TypeError, match=r"init entry 0 of .* is an open file"):
-        action()
+def test_an_open_file_entry_fails_its_own_item_on_mpc(tmp_path):
+    """An init entry that is an open file is refused (not read and copied): its item fails alone."""
+    path = tmp_path / "data.txt"
+    path.write_text("hello")
+    with open(path) as file:
+        results = parallel(init=lambda: [file, 2], post=lambda r: r, target="mpc")(double)()
+    assert results.failed_positions == [0] and "open file" in str(results[0]) and results[1] == 4
+
+
+def test_an_in_memory_buffer_is_plain_data_on_mpc():
+    """A BytesIO holds no operating-system file: it crosses as a copy, like any object."""
+    action = parallel(init=[1], target="mpc")(lambda x, buffer: buffer.getvalue())
+    assert action(buffer=io.BytesIO(b"x")) == [b"x"]
 
 
 def test_files_are_fine_on_threads():

@@ -7,6 +7,7 @@ value, an entry or an exception that cannot be pickled fails its own item only, 
 
 from __future__ import annotations
 
+import io
 import pickle
 import traceback
 
@@ -30,12 +31,43 @@ def _cloudpickle():
     return cloudpickle
 
 
+_refusing_pickler = None
+
+
+def _cloud_dumps(obj) -> bytes:
+    """cloudpickle, refusing open files: it would read a file's contents and send a copy.
+
+    The C pickler refuses files by itself, so every file reaches this fallback, and the check
+    costs nothing on the fast path.
+    """
+    global _refusing_pickler
+    if _refusing_pickler is None:
+        base = _cloudpickle().Pickler
+
+        class FileRefusingPickler(base):
+            def reducer_override(self, obj):
+                if isinstance(obj, io.IOBase) and not isinstance(obj, (io.BytesIO, io.StringIO)):
+                    name = getattr(obj, "name", None)
+                    what = repr(name) if name is not None else type(obj).__name__
+                    raise TypeError(
+                        f"an open file ({what}) cannot "
+                        "cross to worker processes (they would get a copy, or nothing): pass its "
+                        "path and open it in the item"
+                    )
+                return super().reducer_override(obj)
+
+        _refusing_pickler = FileRefusingPickler
+    buffer = io.BytesIO()
+    _refusing_pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(obj)
+    return buffer.getvalue()
+
+
 def dumps(obj) -> bytes:
     """Pickle with the fast C pickler; fall back to cloudpickle for lambdas, closures and the like."""
     try:
         return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:
-        return _cloudpickle().dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        return _cloud_dumps(obj)
 
 
 def dumps_or_none(obj) -> bytes | None:
@@ -48,7 +80,7 @@ def dumps_or_none(obj) -> bytes | None:
 def dump_function(fn) -> bytes:
     """The worker function, pickled once per call by cloudpickle (by value when it must be)."""
     try:
-        return _cloudpickle().dumps(fn, protocol=pickle.HIGHEST_PROTOCOL)
+        return _cloud_dumps(fn)
     except Exception as why:
         raise TypeError(
             f"target='mpc' needs a worker function that can be pickled, and {fn!r} cannot: {why}. "
