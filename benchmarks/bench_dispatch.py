@@ -173,7 +173,7 @@ def main(rounds: int = 7) -> int:
         ),
     ]
     print(
-        "\n| target from issue 2 | ratio (median of per-round ratios) | limit | result |\n|---|---|---|---|"
+        "\n| performance target | ratio (median of per-round ratios) | limit | result |\n|---|---|---|---|"
     )
     failed = 0
     for label, samples, case, reference, limit in checks:

@@ -104,7 +104,7 @@ def main(rounds: int = 9) -> int:
         ),
     ]
     print(
-        "\n| target from issue 2 | speed-up (median of per-round ratios) | at least | result |\n"
+        "\n| performance target | speed-up (median of per-round ratios) | at least | result |\n"
         "|---|---|---|---|"
     )
     failed = 0
