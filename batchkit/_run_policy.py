@@ -187,7 +187,9 @@ class _Policy:
         elif self.failed:
             message = f"{self.failed} batch(es) failed and were skipped; {self.done} succeeded"
         if message is not None:
-            self.log(logging.WARNING, message)
+            # INFO, not WARNING: the count reaches the user as a RuntimeWarning already, and
+            # logging's fallback would print it to stderr a second time
+            self.log(logging.INFO, message)
         self.log(
             logging.INFO,
             "run %s finished: %d batches done, %d failed, %d items dropped, %d resumed",
