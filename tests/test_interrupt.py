@@ -9,6 +9,7 @@ import time
 import uuid
 
 import pytest
+from faults.harness import processes_with
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
@@ -30,18 +31,8 @@ SCRIPT = textwrap.dedent(
 
 
 def _processes_with(marker: str) -> list[int]:
-    """PIDs of live processes whose environment holds ``marker``."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/environ", "rb") as environ:
-                if marker.encode() in environ.read():
-                    found.append(int(entry))
-        except OSError:
-            continue
-    return found
+    """PIDs of live processes whose environment holds ``marker`` (zombies left out)."""
+    return processes_with(marker)
 
 
 def _interrupt(target: str, seconds: float, n_items: int, wait: float):

@@ -87,15 +87,14 @@ class Worker:
 def _context():
     """The forkserver context, with this module preloaded if the forkserver is not running yet."""
     context = multiprocessing.get_context("forkserver")
-    try:
+    # a Python whose forkserver differs has no such attributes: its workers just import more
+    with contextlib.suppress(AttributeError):
         server = forkserver._forkserver
         if server._forkserver_pid is None and _PRELOAD not in server._preload_modules:
             # Not '__main__' (preloaded by default): a script without a main guard would run
             # again in the forkserver. The workers never need it (see _Popen).
             preload = [name for name in server._preload_modules if name != "__main__"]
             context.set_forkserver_preload([*preload, _PRELOAD])
-    except AttributeError:  # a Python whose forkserver differs: workers just import more
-        pass
     return context
 
 

@@ -9,6 +9,7 @@ one tick of the last item's start.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import time
 from concurrent.futures import FIRST_COMPLETED, wait
@@ -44,10 +45,8 @@ class _WatchedJob:
 
     def _take(self):
         if self.leftovers:
-            try:
+            with contextlib.suppress(IndexError):  # another runner may take it first
                 return self.leftovers.pop()
-            except IndexError:  # another runner took it first
-                pass
         k = self._next()
         return self.bounds[k] if k < len(self.bounds) else None
 
