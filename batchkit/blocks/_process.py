@@ -93,7 +93,8 @@ def _open_sources(source) -> list:
     shapes = {s.shape for s in sources}
     if len(shapes) > 1:
         raise ValueError(
-            f"the sources must all have the same shape to be split the same way (got {[s.shape for s in sources]})"
+            "the sources must all have the same shape to be split the same way "
+            f"(got {[s.shape for s in sources]})"
         )
     return sources
 
@@ -243,12 +244,14 @@ def process_blocks(
     label = f"process_blocks({_name(func)}), target={executor.name!r}"
     with item_progress() if progress else contextlib.nullcontext():
         outcomes = run_calls(executor, task, calls, options, f"process_blocks({_name(func)})")
+    if sink_plan is None:  # the valid regions came back: written here, the failed blocks' left as they were
+        failed = set(outcomes.failed) | set(outcomes.cancelled)
+        for position, (block, valid) in enumerate(zip(blocks, outcomes.values, strict=True)):
+            if position not in failed:
+                sink[block.valid_slicing] = valid
+    if isinstance(sink, np.memmap):
+        sink.flush()
     if outcomes.failed:
         _note_blocks(outcomes, blocks, label)
         raise failure_error(outcomes, label)
-    if sink_plan is None:
-        for block, valid in zip(blocks, outcomes.values, strict=True):
-            sink[block.valid_slicing] = valid
-    if isinstance(sink, np.memmap):
-        sink.flush()
     return sink

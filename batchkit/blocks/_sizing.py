@@ -40,10 +40,8 @@ def count_range(length: int, size_max: int | None, size_min: int, overlap: int, 
     if length <= 1 or length < size_min:
         return 1, 1
     fits_whole = size_max is None or length <= size_max
-    if fits_whole:
-        lo = 1
-    else:  # ceil((L + 2o(n-1)) / n) <= size_max  <=>  n >= (L - 2o) / (size_max - 2o)
-        lo = max(2, math.ceil((length - 2 * overlap) / (size_max - 2 * overlap)))
+    # ceil((L + 2o(n-1)) / n) <= size_max  <=>  n >= (L - 2o) / (size_max - 2o)
+    lo = 1 if fits_whole else max(2, -(-(length - 2 * overlap) // (size_max - 2 * overlap)))
     # floor((L + 2o(n-1)) / n) >= max(size_min, 2o + 1)  <=>  n <= (L - 2o) / (that - 2o)
     least = max(size_min, 2 * overlap + 1)
     hi = (length - 2 * overlap) // (least - 2 * overlap) if length > 2 * overlap else 1
