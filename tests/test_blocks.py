@@ -26,8 +26,8 @@ def _shift_sum(a: np.ndarray, radius: int, axis: int) -> np.ndarray:
     for d in range(-radius, radius + 1):
         dst = [slice(None)] * a.ndim
         src = [slice(None)] * a.ndim
-        dst[axis] = slice(max(0, -d), min(length, length - d))
-        src[axis] = slice(max(0, d), min(length, length + d))
+        dst[axis] = slice(min(length, max(0, -d)), max(0, min(length, length - d)))
+        src[axis] = slice(min(length, max(0, d)), max(0, min(length, length + d)))
         total[tuple(dst)] += a[tuple(src)]
     return total
 
