@@ -10,6 +10,7 @@ from ._fanout import Results
 from ._parallel import any_action_failed, inbatch_parallel, parallel
 from .apply import apply_parallel
 from .batch import Batch, Item, ItemRecord, RunContext
+from .blocks import Block, process_blocks, split_into_blocks
 from .dataset import Dataset
 from .errors import (
     BatchkitError,
@@ -44,6 +45,7 @@ __all__ = [
     "Batch",
     "BatchWriter",
     "BatchkitError",
+    "Block",
     "C",
     "D",
     "Dataset",
@@ -87,8 +89,10 @@ __all__ = [
     "mjit",
     "output_info",
     "parallel",
+    "process_blocks",
     "read_output",
     "register_target",
     "shutdown_executors",
+    "split_into_blocks",
     "target_names",
 ]
