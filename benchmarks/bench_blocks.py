@@ -69,15 +69,22 @@ def rss_mib(pid: str = "self", field: str = "VmHWM") -> float:
     return float("nan")
 
 
-def child_pids() -> list[int]:
-    pids = []
-    for task in os.listdir("/proc/self/task"):
+def descendant_pids(pid: str = "self") -> list[int]:
+    """Every process below this one (mpc workers are children of a forkserver, its child)."""
+    found = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for task in tasks:
         try:
-            with open(f"/proc/self/task/{task}/children") as children:
-                pids += [int(pid) for pid in children.read().split()]
+            with open(f"/proc/{pid}/task/{task}/children") as children:
+                direct = [int(child) for child in children.read().split()]
         except OSError:
-            pass
-    return pids
+            continue
+        for child in direct:
+            found += [child, *descendant_pids(str(child))]
+    return found
 
 
 def run_case(case: str, source_path: str, sink_path: str, n_workers: int) -> dict:
@@ -120,7 +127,7 @@ def run_case(case: str, source_path: str, sink_path: str, n_workers: int) -> dic
         raise ValueError(case)
     seconds = time.perf_counter() - start
     if case == "mpc":
-        extra["worker_peak_mib"] = max((rss_mib(str(pid)) for pid in child_pids()), default=0.0)
+        extra["worker_peak_mib"] = max((rss_mib(str(pid)) for pid in descendant_pids()), default=0.0)
     return {"case": case, "seconds": seconds, "peak_mib": rss_mib(), "start_mib": start_mib, **extra}
 
 
