@@ -15,7 +15,7 @@ import pytest
 
 from batchkit import ItemTimeout, ParallelError
 from batchkit.blocks import Block, process_blocks, split_into_blocks
-from batchkit.blocks._arrays import file_array
+from batchkit.blocks._arrays import FileArray, file_array
 from batchkit.blocks._process import BlockTask
 
 
@@ -222,6 +222,31 @@ def test_mpc_workers_read_a_memmap_and_write_an_npy_sink_themselves(tmp_path):
     again = process_blocks(box_mean, tmp_path / "source.npy", sink_path, size_max=9, overlap=1, target="mpc")
     assert np.array_equal(np.load(sink_path), box_mean(data, 1).astype(np.float32))
     del result, again
+
+
+@pytest.mark.timeout(60)
+def test_mpc_with_files_sends_geometry_only_and_gets_nothing_back(tmp_path, monkeypatch):
+    """Memmap source and .npy sink on mpc: entries are blocks, the task holds file descriptions
+    (a few hundred bytes pickled), and every block's value is None: the workers wrote the sink."""
+    from batchkit.blocks import _process
+
+    seen = {}
+
+    def spying_run_calls(executor, fn, calls, options, desc):
+        outcomes = run_calls(executor, fn, calls, options, desc)
+        seen.update(fn=fn, entries=list(calls.entries), values=list(outcomes.values))
+        return outcomes
+
+    run_calls = _process.run_calls
+    monkeypatch.setattr(_process, "run_calls", spying_run_calls)
+    np.save(tmp_path / "source.npy", np.arange(4000.0).reshape(40, 100))
+    process_blocks(box_mean, tmp_path / "source.npy", tmp_path / "sink.npy", size_max=10, overlap=1,
+                   target="mpc", n_workers=2)  # fmt: skip
+    assert all(type(entry) is Block for entry in seen["entries"])
+    assert all(isinstance(plan, FileArray) for plan in [*seen["fn"].sources, seen["fn"].sink])
+    assert len(pickle.dumps([*seen["fn"].sources, seen["fn"].sink])) < 1000
+    assert seen["values"] == [None] * len(seen["entries"])
+    assert np.array_equal(np.load(tmp_path / "sink.npy"), box_mean(np.arange(4000.0).reshape(40, 100)))
 
 
 @pytest.mark.timeout(10)
