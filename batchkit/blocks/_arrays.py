@@ -82,6 +82,16 @@ def file_array(array) -> FileArray | None:
 
     A view of a memmap (``mm[10:20]``) works too, when its data is contiguous: its offset in
     the file is found from where its data lies in the mapping.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "b.npy")
+    >>> mapped = np.lib.format.open_memmap(path, mode="w+", dtype="float64", shape=(8, 2))
+    >>> file_array(mapped[4:]).offset - file_array(mapped).offset  # 4 rows of 2 float64
+    64
+    >>> file_array(np.zeros(3)) is None
+    True
     """
     if not isinstance(array, np.memmap) or array.mode not in ("r", "r+", "w+") or not array.filename:
         return None
@@ -108,7 +118,17 @@ def _is_path(value) -> bool:
 
 
 def open_source(source, position: int | None = None):
-    """A source as an array: a ``.npy`` path is mapped read-only; an array is used as it is."""
+    """A source as an array: a ``.npy`` path is mapped read-only; an array is used as it is.
+
+    Examples
+    --------
+    >>> open_source(np.arange(3)).tolist()
+    [0, 1, 2]
+    >>> open_source(5)
+    Traceback (most recent call last):
+    ...
+    TypeError: 'source' must be an array, a memmap or a .npy path (got int); pass several sources as a list
+    """
     where = "'source'" if position is None else f"source {position}"
     if _is_path(source):
         path = os.fspath(source)
@@ -132,6 +152,15 @@ def open_sink(sink, shape: tuple[int, ...], dtype):
 
     A ``.npy`` path that does not exist is created with ``shape`` and ``dtype``; one that exists
     is opened ``r+`` and must have ``shape``.
+
+    Examples
+    --------
+    >>> open_sink(None, (2, 3), "uint8").shape
+    (2, 3)
+    >>> open_sink(np.zeros(4), (2, 2), "f8")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: 'sink' has shape (4,), but the source has shape (2, 2): ...
     """
     if sink is None:
         return np.empty(shape, dtype)

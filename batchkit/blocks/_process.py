@@ -43,6 +43,15 @@ class BlockTask:
     ``sources`` holds, per source, a `FileArray` (mapped per block), an array (read in this
     process) or None (the data came in the item's entry, pickled). ``sink`` is a `FileArray`
     (written per block), an array (written in place) or None (the valid region is returned).
+
+    Examples
+    --------
+    >>> block = split_into_blocks((6,), size_max=4, overlap=1)[1]
+    >>> sink = np.zeros(6)
+    >>> BlockTask(np.negative, [np.arange(6.0)], sink)(block), sink.tolist()
+    (None, [0.0, 0.0, 0.0, -3.0, -4.0, -5.0])
+    >>> BlockTask(np.negative, [np.arange(6.0)], None)(block).tolist()  # to be written by the caller
+    [-3.0, -4.0, -5.0]
     """
 
     __slots__ = ("func", "sink", "sources")
