@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import functools
 
-__all__ = ["available_cpus", "default_process_workers", "default_thread_workers"]
+__all__ = [
+    "BUSY_SHARE",
+    "available_cpus",
+    "default_process_workers",
+    "default_thread_workers",
+    "thread_workers",
+]
+
+#: a function whose runners spend more than this share of their time on a CPU keeps the cores
+#: busy: a thread beyond one per core then adds no speed, only its items' memory and cache misses
+BUSY_SHARE = 0.5
 
 
 @functools.cache
@@ -16,8 +26,35 @@ def available_cpus() -> int:
 
 
 def default_thread_workers() -> int:
-    """``min(32, cpus + 4)``: CPython's default, enough to overlap I/O without flooding."""
+    """``min(32, cpus + 4)``: CPython's default, enough to overlap I/O without flooding.
+
+    The most threads a ``threads`` call starts by default; see `thread_workers` for the rule.
+    """
     return min(32, available_cpus() + 4)
+
+
+def thread_workers(cpu_share: float | None) -> int:
+    """The default thread count for a function whose runners were on a CPU ``cpu_share`` of the time.
+
+    Items that keep a CPU busy (share above `BUSY_SHARE`) get one thread per core; items that
+    mostly wait (I/O, sleeping) get ``min(32, cpus + 4)``, so the waits overlap. A function not
+    yet measured (``None``) starts with one thread per core: that is the safe side, since a
+    process's peak memory is set by its worst call, so a too-wide first call of a memory-heavy
+    step would already have cost the memory; a waiting function loses only that first call's
+    overlap and gets the wider count from its second call on.
+
+    Examples
+    --------
+    >>> thread_workers(0.95) == available_cpus()
+    True
+    >>> thread_workers(0.01) == min(32, available_cpus() + 4)
+    True
+    >>> thread_workers(None) == available_cpus()
+    True
+    """
+    if cpu_share is None or cpu_share > BUSY_SHARE:
+        return available_cpus()
+    return default_thread_workers()
 
 
 def default_process_workers() -> int:

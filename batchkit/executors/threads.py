@@ -6,11 +6,11 @@ import itertools
 import time
 
 from .._calls import Calls, Outcomes
-from .._cpus import default_thread_workers
+from .._cpus import thread_workers
 from ._base import Executor, RunOptions, chunk_bounds, in_worker, mark_worker
 from ._daemon_pool import DaemonThreadPool
 from ._supervised import run_supervised
-from ._timing import ItemTimes, fan_out
+from ._timing import ItemTimes, cpu_share, fan_out
 
 __all__ = ["ThreadExecutor"]
 
@@ -34,15 +34,16 @@ class _Job:
         # next() on itertools.count is atomic under the GIL: no lock needed to hand out chunks
         self._next = itertools.count().__next__
 
-    def work(self) -> float:
-        """Take and run chunks until none is left; return the seconds spent running them.
+    def work(self) -> tuple[float, float]:
+        """Take and run chunks until none is left; return the wall and CPU seconds that took.
 
         The call's cancel is checked before every item (inside ``run_range``), so Ctrl-C or
-        ``fail_fast`` stops the runners after the item each one is in.
+        ``fail_fast`` stops the runners after the item each one is in. ``thread_time`` counts
+        this thread's CPU seconds alone (~0.3 us a reading, two per runner, none per item).
         """
         bounds, n_chunks, run_range = self.bounds, len(self.bounds), self.calls.run_range
         cancel = self.calls.cancel
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.thread_time()
         with mark_worker():
             while not cancel.requested:
                 k = self._next()
@@ -50,7 +51,7 @@ class _Job:
                     break
                 lo, hi = bounds[k]
                 run_range(self.fn, lo, hi, self.outcomes)
-        return time.perf_counter() - start
+        return time.perf_counter() - start, time.thread_time() - cpu_start
 
 
 class ThreadExecutor(Executor):
@@ -74,12 +75,18 @@ class ThreadExecutor(Executor):
     for the pool from inside the pool could deadlock.
 
     Threads help only where the work releases the GIL: I/O, numpy, ``@mjit`` (``nogil``) kernels.
+
+    Without ``n_workers`` (or a ``max_workers`` given here) the thread count follows what a
+    function's items did on earlier calls: items that kept a CPU busy get one thread per core,
+    items that mostly waited get ``min(32, cpus + 4)``, and a function not yet seen starts at
+    one per core (see `batchkit._cpus.thread_workers`).
     """
 
     name = "threads"
 
     def __init__(self, max_workers: int | None = None):
-        self.default_workers = max_workers or default_thread_workers()
+        #: a fixed default thread count; None: decided per function from its CPU share
+        self.max_workers = max_workers
         self._pool = DaemonThreadPool("batchkit")
         self._times = ItemTimes()
 
@@ -88,16 +95,17 @@ class ThreadExecutor(Executor):
         outcomes = Outcomes(n_calls)
         if n_calls == 0:
             return outcomes
-        n_workers = options.n_workers or self.default_workers
+        per_item, share = self._times.lookup(fn)
+        n_workers = options.n_workers or self.max_workers or thread_workers(share)
         if options.timeout is not None:
-            return run_supervised(self._pool, fn, calls, outcomes, n_workers, options.timeout, self.name)
+            return self._run_supervised(fn, calls, outcomes, n_workers, options.timeout)
         if in_worker():
             calls.run_range(fn, 0, n_calls, outcomes)
             return outcomes
         n_runners = fan_out(
             n_calls,
             n_workers,
-            self._times.estimate(fn),
+            per_item,
             unknown=n_workers,
             most=n_workers,
             min_seconds=MIN_RUNNER_SECONDS,
@@ -107,15 +115,35 @@ class ThreadExecutor(Executor):
         # small enough for one runner then costs no pool round trip at all.
         futures = [self._pool.submit(job.work) for _ in range(n_runners - 1)]
         try:
-            busy = job.work()
-            busy += sum(future.result() for future in futures)
+            busy, cpu = job.work()
+            for future in futures:
+                wall_seconds, cpu_seconds = future.result()
+                busy += wall_seconds
+                cpu += cpu_seconds
         except BaseException:
             # Ctrl-C here, or a BaseException raised by an item: every runner stops before its
             # next item, and nothing more is started.
             calls.cancel.request()
             raise
         if not calls.cancel.requested:  # a stopped call's time says nothing about its items
-            self._times.record(fn, busy, n_calls)
+            self._times.record(fn, busy, n_calls, cpu_share(cpu, busy, n_runners))
+        return outcomes
+
+    def _run_supervised(self, fn, calls: Calls, outcomes: Outcomes, n_workers: int, timeout: float):
+        """Run under a timeout, and learn the items' CPU share from the process's CPU time.
+
+        The supervised runners are not timed one by one; the process's CPU seconds over the
+        call (the supervisor itself sleeps) against its wall time on ``n_runners`` gives the
+        same share, a little noisier when other threads of the process are busy meanwhile.
+        """
+        n_runners = min(n_workers, len(calls))
+        start, cpu_start = time.perf_counter(), time.process_time()
+        run_supervised(self._pool, fn, calls, outcomes, n_workers, timeout, self.name)
+        if not calls.cancel.requested:
+            wall = (time.perf_counter() - start) * n_runners
+            share = cpu_share(time.process_time() - cpu_start, wall, n_runners)
+            if share is not None:
+                self._times.record_share(fn, share)
         return outcomes
 
     def close(self) -> None:
