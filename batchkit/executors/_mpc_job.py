@@ -77,6 +77,7 @@ class Job:
         n_workers: int,
         chunks: list[Chunk],
         block: int = 1,
+        arrays=None,
     ):
         self.pool = pool
         self.fn_blob = fn_blob
@@ -87,6 +88,8 @@ class Job:
         self.n_workers = n_workers
         #: items per announcement in a worker's slot (see _mpc_worker); 1 under a timeout
         self.block = 1 if timeout is not None else block
+        #: the call's arrays crossing by reference (`_shared_arrays.CallArrays`), or None
+        self.arrays = arrays
         self.pending = deque(chunks)
         self.workers: list[Worker] = []
         self.by_sentinel: dict[int, Worker] = {}
@@ -250,7 +253,7 @@ class Job:
     def _requeue(self, groups: list[list[int]]) -> None:
         """Put groups of positions at the front of the queue, in this order."""
         for positions in reversed(groups):
-            positions, blob = pack_calls(self.calls, positions, self.outcomes)
+            positions, blob = pack_calls(self.calls, positions, self.outcomes, self.arrays)
             if blob is not None:
                 self.pending.appendleft(Chunk(positions, blob))
 

@@ -34,7 +34,7 @@ def _cloudpickle():
 _refusing_pickler = None
 
 
-def _cloud_dumps(obj) -> bytes:
+def _cloud_dumps(obj, arrays=None) -> bytes:
     """cloudpickle, refusing open files: it would read a file's contents and send a copy.
 
     The C pickler refuses files by itself, so every file reaches this fallback, and the check
@@ -45,7 +45,13 @@ def _cloud_dumps(obj) -> bytes:
         base = _cloudpickle().Pickler
 
         class FileRefusingPickler(base):
+            arrays = None  # a call's CallArrays: its arrays cross by reference
+
             def reducer_override(self, obj):
+                if self.arrays is not None:
+                    reduced = self.arrays.reduce(obj)
+                    if reduced is not NotImplemented:
+                        return reduced
                 if isinstance(obj, io.IOBase) and not isinstance(obj, (io.BytesIO, io.StringIO)):
                     name = getattr(obj, "name", None)
                     what = repr(name) if name is not None else type(obj).__name__
@@ -58,21 +64,28 @@ def _cloud_dumps(obj) -> bytes:
 
         _refusing_pickler = FileRefusingPickler
     buffer = io.BytesIO()
-    _refusing_pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(obj)
+    pickler = _refusing_pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.arrays = arrays
+    pickler.dump(obj)
     return buffer.getvalue()
 
 
-def dumps(obj) -> bytes:
-    """Pickle with the fast C pickler; fall back to cloudpickle for lambdas, closures and the like."""
+def dumps(obj, arrays=None) -> bytes:
+    """Pickle with the fast C pickler; fall back to cloudpickle for lambdas, closures and the like.
+
+    With ``arrays`` (a call's `CallArrays`), memmaps and large arrays cross by reference.
+    """
     try:
-        return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        if arrays is None:
+            return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        return arrays.dumps(obj)
     except Exception:
-        return _cloud_dumps(obj)
+        return _cloud_dumps(obj, arrays)
 
 
-def dumps_or_none(obj) -> bytes | None:
+def dumps_or_none(obj, arrays=None) -> bytes | None:
     try:
-        return dumps(obj)
+        return dumps(obj, arrays)
     except Exception:  # the caller then finds the culprit item by item
         return None
 
@@ -117,8 +130,12 @@ def dump_values(values: list, failures: dict) -> bytes:
     return dumps(values)
 
 
-def pack_calls(calls: Calls, positions: list[int], outcomes: Outcomes) -> tuple[list[int], bytes | None]:
+def pack_calls(
+    calls: Calls, positions: list[int], outcomes: Outcomes, arrays=None
+) -> tuple[list[int], bytes | None]:
     """Pickle the calls at ``positions``; an entry that does not pickle fails its own item only.
+
+    ``arrays`` (a `CallArrays`, or None when numpy is not imported) sends arrays by reference.
 
     Returns the positions that made it and their pickled calls (None when none did). A
     contiguous run of positions is cut with `Calls.slice`, the common case; any other set
@@ -126,13 +143,13 @@ def pack_calls(calls: Calls, positions: list[int], outcomes: Outcomes) -> tuple[
     """
     lo, hi = positions[0], positions[-1] + 1
     contiguous = hi - lo == len(positions)
-    blob = dumps_or_none(calls.slice(lo, hi) if contiguous else calls.pick(positions))
+    blob = dumps_or_none(calls.slice(lo, hi) if contiguous else calls.pick(positions), arrays)
     if blob is not None:
         return positions, blob
     good = []
     for i in positions:
         try:
-            dumps(calls.slice(i, i + 1))
+            dumps(calls.slice(i, i + 1), arrays)
             good.append(i)
         except Exception as why:
             error = WorkerError(f"the arguments of this item cannot be pickled for target='mpc': {why}")
@@ -140,7 +157,7 @@ def pack_calls(calls: Calls, positions: list[int], outcomes: Outcomes) -> tuple[
             outcomes.fail(i, error)
     if not good:
         return good, None
-    return good, dumps(calls.pick(good))
+    return good, dumps(calls.pick(good), arrays)
 
 
 def _load_failures(failures_blob, failed: list[int]) -> dict:

@@ -29,6 +29,7 @@ import time
 from .._calls import NOT_RUN, Calls, Cancel, Outcomes
 from ..errors import WorkerError
 from ._mpc_pickle import dump_values, dumps, portable_error
+from ._shared_arrays import after_chunk, describe_read_only
 
 __all__ = ["SLOT_WIDTH", "SlotCancel", "in_process_worker", "serve"]
 
@@ -178,6 +179,9 @@ def _run_chunk(fn, calls_blob: bytes, block: int, table, base: int, stop) -> byt
             error.__cause__ = exc
             outcomes.fail(k, error)
     elapsed = time.perf_counter() - start
+    for i in outcomes.failed:
+        describe_read_only(values[i])
+    after_chunk()  # flush the memmaps written through
     stopped = table[base + ITEM] == STOPPED
     table[base + STARTED] = 0
     table[base + ITEM] = SENDING

@@ -2,8 +2,11 @@
 
 What crosses to a worker, per chunk: the worker function (pickled once per call with
 cloudpickle, so lambdas, closures and functions of ``__main__`` work, and sent once per worker
-and call) and that chunk's entries and action arguments. Never the batch. Results come back
-pickled per chunk; a value or an exception that cannot be pickled fails its own item only.
+and call) and that chunk's entries and action arguments. Never the batch. numpy arrays among
+those cross by reference (`_shared_arrays`): a memmap as its file and offset, an array of
+``SHARED_MEMORY_THRESHOLD`` bytes or more through a shared-memory segment made once per call,
+whose regions the items received are copied back after the call, so writes are kept. Results
+come back pickled per chunk; a value or an exception that cannot be pickled fails its own item only.
 
 The pool is in `_mpc_pool`, the worker's side in `_mpc_worker`, and what one call does when
 an item fails, a worker dies or an item overruns its timeout in `_mpc_job`.
@@ -12,6 +15,7 @@ an item fails, a worker dies or an item overruns its timeout in `_mpc_job`.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 
 from .._calls import Calls, Outcomes
@@ -30,6 +34,11 @@ MAX_CHUNKS_PER_WORKER = 8
 FIRST_CHUNKS_PER_WORKER = 2
 #: once item times are known, a chunk holds at least this much work
 MIN_CHUNK_SECONDS = 2e-3
+#: a numpy array crossing to the workers whose memory (its own, or that of the array it is a
+#: view of) holds at least this many bytes travels through shared memory, copied once per call,
+#: instead of being pickled into every chunk; what workers write into it is copied back after
+#: the call (see `_shared_arrays`, and "What crosses to the processes" in docs/targets.md)
+SHARED_MEMORY_THRESHOLD = 1 << 20
 #: a worker announces runs of items holding about this much work (each run costs about 1 us,
 #: and a worker's death blames the run, which is then halved); see _mpc_worker
 BLOCK_SECONDS = 1e-4
@@ -54,6 +63,15 @@ def _tapering_bounds(n_items: int, n_chunks: int, n_workers: int) -> list[tuple[
         bounds.append((lo, min(n_items, lo + size)))
         lo += size
     return bounds
+
+
+def _call_arrays():
+    """The call's `CallArrays` (arrays by reference), or None while numpy is not even imported."""
+    if "numpy" not in sys.modules:
+        return None
+    from ._shared_arrays import CallArrays
+
+    return CallArrays()
 
 
 class ProcessExecutor(Executor):
@@ -120,17 +138,22 @@ class ProcessExecutor(Executor):
             if n_chunks <= n_workers
             else _tapering_bounds(n_calls, n_chunks, n_workers)
         )
-        chunks = []
-        for lo, hi in bounds:
-            positions, blob = pack_calls(calls, range(lo, hi), outcomes)
-            if blob is not None:
-                chunks.append(Chunk(positions, blob))
-        if chunks:
-            block = 1 if not per_item else max(1, int(BLOCK_SECONDS / per_item))
-            pool = self._pool(n_workers)
-            job = Job(pool, fn_blob, calls, outcomes, options.timeout, n_workers, chunks, block)
-            job.run()
-            self._times.record(fn, job.busy_seconds, n_calls)
+        arrays = _call_arrays()
+        try:
+            chunks = []
+            for lo, hi in bounds:
+                positions, blob = pack_calls(calls, range(lo, hi), outcomes, arrays)
+                if blob is not None:
+                    chunks.append(Chunk(positions, blob))
+            if chunks:
+                block = 1 if not per_item else max(1, int(BLOCK_SECONDS / per_item))
+                pool = self._pool(n_workers)
+                job = Job(pool, fn_blob, calls, outcomes, options.timeout, n_workers, chunks, block, arrays)
+                job.run()
+                self._times.record(fn, job.busy_seconds, n_calls)
+        finally:
+            if arrays is not None:
+                arrays.finish()  # writes copied back, segments unlinked
         outcomes.failed.sort()
         return outcomes
 

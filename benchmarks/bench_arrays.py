@@ -1,0 +1,209 @@
+"""64 items each reading a 16 MiB slice of a 1 GiB array on processes: mpc, joblib, a hand-written pool.
+
+Run: ``python benchmarks/bench_arrays.py [GiB]`` (default 1). Cases, each on 2 worker processes
+(one per core of the reference machine), pools warm:
+
+* ``mpc (writable)``: the array as an action argument; it crosses through one shared-memory
+  segment per call, and after the call the regions the items received are copied back (the
+  price of keeping writes);
+* ``mpc (read-only)``: the same array marked read-only: shared, nothing copied back;
+* ``mpc (component)``: ``init`` gives each item its slice (views of one base), as
+  ``init="<component>"`` does; shared once, each slice copied back;
+* ``joblib``: ``joblib.Parallel`` (loky, default ``max_nbytes``: the array is dumped to a
+  memmapped file once per call);
+* ``hand-written``: the array copied into a ``multiprocessing.shared_memory`` segment, a
+  ``ProcessPoolExecutor`` whose workers attach it once, tasks naming a slice.
+
+Memory added: the peak, sampled every 10 ms during a call, of the PSS (``/proc/<pid>/smaps_rollup``,
+shared pages counted once across processes) of the caller and all its descendants, less their
+``Pss_Shmem``, plus the pages in use in ``/dev/shm`` (so a shared-memory page counts once,
+mapped or not), minus the same sum before the call.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import shared_memory
+
+import numpy as np
+from _common import machine
+
+from batchkit import parallel
+
+N_ITEMS = 64
+N_WORKERS = 2
+ROUNDS = 3
+
+
+def keep(results, *args, **kwargs):
+    return results
+
+
+def read_slice(i, data, rows):
+    return float(data[i * rows : (i + 1) * rows].sum())
+
+
+def read_view(view):
+    return float(view.sum())
+
+
+# -- the hand-written baseline ----------------------------------------------------------------------
+
+_attached = {}
+
+
+def _attach(name, shape, dtype):
+    segment = shared_memory.SharedMemory(name=name)
+    _attached["data"] = np.ndarray(shape, dtype, segment.buf)
+    _attached["segment"] = segment
+
+
+def _read_attached(i, rows):
+    return float(_attached["data"][i * rows : (i + 1) * rows].sum())
+
+
+class HandWritten:
+    def __init__(self, data):
+        self.segment = shared_memory.SharedMemory(create=True, size=data.nbytes)
+        self.shared = np.ndarray(data.shape, data.dtype, self.segment.buf)
+        args = (self.segment.name, data.shape, data.dtype)
+        self.pool = ProcessPoolExecutor(N_WORKERS, initializer=_attach, initargs=args)
+
+    def __call__(self, data, rows):
+        self.shared[...] = data  # the copy, once per call, as batchkit makes it
+        return list(self.pool.map(_read_attached, range(N_ITEMS), [rows] * N_ITEMS))
+
+    def close(self):
+        self.pool.shutdown()
+        del self.shared
+        self.segment.close()
+        self.segment.unlink()
+
+
+# -- memory -----------------------------------------------------------------------------------------
+
+
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(parent, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        kids = children.get(todo.pop(), [])
+        found.extend(kids)
+        todo.extend(kids)
+    return found
+
+
+def _pss_kib(pid: int) -> int:
+    """The process's PSS without its shared-memory pages (those are counted in /dev/shm, once)."""
+    fields = {}
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            for line in rollup:
+                name, _, rest = line.partition(":")
+                if name in ("Pss", "Pss_Shmem"):
+                    fields[name] = int(rest.split()[0])
+    except (OSError, ValueError):
+        pass
+    return fields.get("Pss", 0) - fields.get("Pss_Shmem", 0)
+
+
+def _dev_shm_kib() -> int:
+    info = os.statvfs("/dev/shm")
+    return (info.f_blocks - info.f_bfree) * info.f_frsize // 1024
+
+
+def footprint_kib() -> int:
+    pids = [os.getpid(), *_descendants(os.getpid())]
+    return sum(_pss_kib(pid) for pid in set(pids)) + _dev_shm_kib()
+
+
+class Peak:
+    """The peak footprint, sampled in a thread while the block runs."""
+
+    def __enter__(self):
+        self.before = footprint_kib()
+        self.peak, self.done = self.before, threading.Event()
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+        return self
+
+    def _sample(self):
+        while not self.done.wait(0.01):
+            self.peak = max(self.peak, footprint_kib())
+
+    def __exit__(self, *exc):
+        self.done.set()
+        self.thread.join()
+        self.peak = max(self.peak, footprint_kib())
+        self.added_mib = (self.peak - self.before) / 1024
+
+
+def main() -> None:
+    gib = float(sys.argv[1]) if len(sys.argv) > 1 else 1.0
+    n_values = int(gib * (1 << 30)) // 8
+    rows_total = N_ITEMS * 1024
+    data = np.random.default_rng(0).random((rows_total, n_values // rows_total))
+    rows = rows_total // N_ITEMS
+    frozen = data.copy()
+    frozen.flags.writeable = False
+    expected = [read_slice(i, data, rows) for i in range(N_ITEMS)]
+
+    from joblib import Parallel, delayed
+
+    mpc = parallel(init=lambda *a, **k: list(range(N_ITEMS)), post=keep, target="mpc", n_workers=N_WORKERS)(
+        read_slice
+    )
+    slices = [data[i * rows : (i + 1) * rows] for i in range(N_ITEMS)]  # as init="<component>" gives
+    on_views = parallel(init=lambda *a, **k: slices, post=keep, target="mpc", n_workers=N_WORKERS)(read_view)
+    joblib_pool = Parallel(n_jobs=N_WORKERS, backend="loky")
+    hand = HandWritten(data)
+    cases = {
+        "mpc (writable)": lambda: mpc(data, rows),
+        "mpc (read-only)": lambda: mpc(frozen, rows),
+        "mpc (component)": lambda: on_views(),
+        "joblib": lambda: joblib_pool(delayed(read_slice)(i, data, rows) for i in range(N_ITEMS)),
+        "hand-written": lambda: hand(data, rows),
+    }
+    slice_mib, total_gib = rows * data.shape[1] * 8 / 2**20, data.nbytes / 2**30
+    print(machine())
+    print(f"{N_ITEMS} items x {slice_mib:.0f} MiB slices of a {total_gib:.2f} GiB float64 array,")
+    print(f"{N_WORKERS} workers, median of {ROUNDS} warm calls")
+    try:
+        _measure(cases, expected)
+    finally:
+        hand.close()
+
+
+def _measure(cases, expected) -> None:
+    for run in cases.values():  # warm: pools started, modules imported
+        assert np.allclose(run(), expected)
+    times = {name: [] for name in cases}
+    added = {name: [] for name in cases}
+    for _ in range(ROUNDS):
+        for name, run in cases.items():
+            with Peak() as peak:
+                start = time.perf_counter()
+                result = run()
+                times[name].append(time.perf_counter() - start)
+            assert np.allclose(result, expected)
+            added[name].append(peak.added_mib)
+    print(f"{'case':18s} {'time':>9s} {'memory added (peak)':>21s}")
+    for name in cases:
+        print(f"{name:18s} {statistics.median(times[name]):8.3f}s {max(added[name]):17.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
