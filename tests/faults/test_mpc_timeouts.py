@@ -102,11 +102,14 @@ def test_fail_fast_starts_no_new_item_anywhere():
         f"leftovers {outcome.leftovers}"
     )
     assert result["failed"] == [0]
-    # item 0 and the item the other worker was running (it ends, then no more start)
-    assert len(result["started"]) == 2 and result["started"][0] == 0
+    # item 0, and at most the one item the other worker had already started (on a loaded
+    # machine that worker may not have started one yet): it ends, then no more start
+    assert result["started"][0] == 0 and len(result["started"]) <= 2
     assert set(result["done"]) == set(result["started"]) - {0}
     assert len(result["cancelled"]) == 40 - len(result["started"]) and result["kinds"] == ["ItemCancelled"]
-    assert 0.15 < result["seconds"] < 1.0
+    assert result["seconds"] < 1.0
+    if len(result["started"]) == 2:  # the call waited for that item (0.2 s) to end
+        assert result["seconds"] > 0.15
     assert result["next_call"]
     assert outcome.returncode == 0 and outcome.leftovers == []
 
