@@ -13,8 +13,12 @@ __all__ = [
 ]
 
 #: a function whose runners spend more than this share of their time on a CPU keeps the cores
-#: busy: a thread beyond one per core then adds no speed, only its items' memory and cache misses
-BUSY_SHARE = 0.5
+#: busy: a thread beyond one per core then adds no speed, only its items' memory and cache misses.
+#: Low on purpose: on a machine busy with other programs a computing thread also waits (for a
+#: core), and reads 0.3-0.5 with two programs per core; items that wait on I/O or sleep read
+#: under 0.05. Mistaking busy items for waiting ones costs memory (a heavy numpy step grew its
+#: peak 3.5 times on 6 threads instead of 2); the opposite costs only overlap.
+BUSY_SHARE = 0.2
 
 
 @functools.cache
