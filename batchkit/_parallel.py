@@ -312,15 +312,24 @@ def inbatch_parallel(*args, init=None, post=None, target=None, n_workers=None, *
         ``"threads"`` (the default), ``"async"`` (the default for ``async def``), ``"mpc"``
         (processes) or ``"for"`` (a plain loop), or any name given to `register_target`.
     n_workers : int, optional
-        How many items run at once (by default: ``min(32, cpus + 4)`` for threads, ``cpus`` for
-        processes, all of them for async).
+        How many items run at once (by default: for threads, one per CPU for items that keep a
+        CPU busy and ``min(32, cpus + 4)`` for items that mostly wait, measured per function;
+        ``cpus`` for processes; all of them for async).
+    timeout : float, optional
+        Seconds an item may run before it fails alone with `ItemTimeout` (given as a keyword
+        with the other decorator settings; each call may override it).
+    fail_fast : bool, optional
+        Start no new item after the first failure; the items never started get
+        `ItemCancelled` in their slots.
     **extras
         Passed to ``init`` and ``post`` (not to the method).
 
     Notes
     -----
-    Each call of the action may pass ``target=`` and ``n_workers=`` to override the decorator;
-    they are reserved and reach neither init, post nor the method.
+    Each call of the action may pass ``target=``, ``n_workers=``, ``timeout=`` and
+    ``fail_fast=`` to override the decorator; they are reserved and reach neither init, post
+    nor the method. ``timeout`` fails an item that runs longer with `ItemTimeout`;
+    ``fail_fast`` starts no new item after the first failure (see the errors guide).
 
     A method *declared* with ``target="mpc"`` is called once in the caller and must return the
     function that runs per entry (with the entry's arguments, then the action's); it keeps that
