@@ -290,7 +290,9 @@ def _to_list(entries, init, qualname) -> list:
         ) from None
 
 
-def inbatch_parallel(*args, init=None, post=None, target=None, n_workers=None, **extras):
+def inbatch_parallel(
+    *args, init=None, post=None, target=None, n_workers=None, timeout=None, fail_fast=False, **extras
+):
     """Run a method once per entry of ``init``, in parallel, then ``post`` on the results.
 
     Parameters
@@ -351,10 +353,13 @@ def inbatch_parallel(*args, init=None, post=None, target=None, n_workers=None, *
     [0.0, 1.0, 4.0, 9.0]
     """
     example = "@inbatch_parallel(init='indices', post='_post', target='threads')"
-    return _decorator(args, example, init, post, target, n_workers, extras, bind_self=True)
+    options = dict(n_workers=n_workers, timeout=timeout, fail_fast=fail_fast)
+    return _decorator(args, example, init, post, target, options, extras, bind_self=True)
 
 
-def parallel(*args, init=None, post=None, target=None, n_workers=None, **extras):
+def parallel(
+    *args, init=None, post=None, target=None, n_workers=None, timeout=None, fail_fast=False, **extras
+):
     """`inbatch_parallel` for a plain function: no ``self``, and ``init``/``post`` callables.
 
     Without ``post`` the call returns the list of results (or raises
@@ -371,10 +376,11 @@ def parallel(*args, init=None, post=None, target=None, n_workers=None, **extras)
     [0, 2, 4]
     """
     example = "@parallel(init=..., post=...)"
-    return _decorator(args, example, init, post, target, n_workers, extras, bind_self=False)
+    options = dict(n_workers=n_workers, timeout=timeout, fail_fast=fail_fast)
+    return _decorator(args, example, init, post, target, options, extras, bind_self=False)
 
 
-def _decorator(args, example, init, post, target, n_workers, extras, *, bind_self):
+def _decorator(args, example, init, post, target, options, extras, *, bind_self):
     """The decorator both `inbatch_parallel` and `parallel` return, after their checks."""
     if args:
         name = example[1 : example.index("(")]
@@ -382,7 +388,7 @@ def _decorator(args, example, init, post, target, n_workers, extras, *, bind_sel
     if target is not None:
         check_target(target)
     # settings named like a RunOptions field are options, not extras for init and post
-    options = RunOptions(n_workers=n_workers, **{name: extras.pop(name) for name in _OPTIONS & set(extras)})
+    options = RunOptions(**options, **{name: extras.pop(name) for name in _OPTIONS & set(extras)})
     return functools.partial(
         ParallelMethod,
         init=init,
