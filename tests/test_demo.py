@@ -15,7 +15,7 @@ def test_demo_reports_every_target_and_succeeds():
     out = io.StringIO()
     assert run_demo(n_images=24, batch_size=8, size=32, latency=0.001, bar=False, out=out) == 0
     text = out.getvalue()
-    for step, target in (("load", "async"), ("denoise", "threads"), ("encode", "mpc")):
+    for step, target in (("load", "async"), ("denoise", "threads"), ("encode", "mpc"), ("blocks", "threads")):
         assert any(line.split()[:2] == [step, target] for line in text.splitlines())
     assert text.strip().splitlines()[-1].startswith("OK: every target matched the plain loop")
 
