@@ -148,7 +148,7 @@ def test_sweep_removes_segments_of_dead_processes():
     from multiprocessing import shared_memory
 
     dead = 2**22 + 12345
-    while _shared_arrays._alive(dead):
+    while _shared_arrays.pid_alive(dead):
         dead += 1
     segment = shared_memory.SharedMemory(name=f"batchkit-{dead}-0-0", create=True, size=16)
     try:

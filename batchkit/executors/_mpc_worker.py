@@ -29,7 +29,7 @@ import time
 from .._calls import NOT_RUN, Calls, Cancel, Outcomes
 from ..errors import WorkerError
 from ._mpc_pickle import dump_values, dumps, portable_error
-from ._shared_arrays import after_chunk, describe_read_only
+from ._shared_arrays import after_chunk, describe_read_only, pid_alive
 
 __all__ = ["SLOT_WIDTH", "SlotCancel", "in_process_worker", "serve"]
 
@@ -101,16 +101,6 @@ class _SharedStop(ctypes.Structure):
         self.requested = 1
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _watch_caller(lifeline, caller_pid: int) -> None:
     """End this worker soon after its caller is gone (killed outright, say).
 
@@ -127,7 +117,7 @@ def _watch_caller(lifeline, caller_pid: int) -> None:
                     break  # end of file: nobody writes to the lifeline
             except (OSError, EOFError):
                 break
-            if not _alive(caller_pid):
+            if not pid_alive(caller_pid):
                 break
         os._exit(1)
 

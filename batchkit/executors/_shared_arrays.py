@@ -57,7 +57,8 @@ def _threshold() -> int:
     return processes.SHARED_MEMORY_THRESHOLD
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (one of another user's counts as alive)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -78,7 +79,7 @@ def sweep() -> list[str]:
         if not name.startswith(_PREFIX):
             continue
         pid = name[len(_PREFIX) :].split("-", 1)[0]
-        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+        if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
             try:
                 os.unlink(os.path.join(_SHM_DIR, name))
                 removed.append(name)
