@@ -35,6 +35,7 @@ from .pipeline import Pipeline
 from .progress import item_progress
 from .report import RunReport
 from .rng import make_rng
+from .shared import is_shared, shared_array, to_shared
 from .store import BatchWriter, iter_output, output_info, read_output
 
 __version__ = "0.1.0"
@@ -83,6 +84,7 @@ __all__ = [
     "eval_expr",
     "get_executor",
     "inbatch_parallel",
+    "is_shared",
     "item_progress",
     "iter_output",
     "make_rng",
@@ -92,7 +94,9 @@ __all__ = [
     "process_blocks",
     "read_output",
     "register_target",
+    "shared_array",
     "shutdown_executors",
     "split_into_blocks",
     "target_names",
+    "to_shared",
 ]

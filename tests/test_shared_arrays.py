@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from batchkit import Batch, inbatch_parallel, parallel
-from batchkit.executors import _shared_arrays, processes
+from batchkit.executors import _shm_segments, processes
 from batchkit.executors._shared_arrays import CallArrays
 
 pytestmark = pytest.mark.skipif(not os.path.isdir("/dev/shm"), reason="POSIX shared memory in /dev/shm")
@@ -148,11 +148,11 @@ def test_sweep_removes_segments_of_dead_processes():
     from multiprocessing import shared_memory
 
     dead = 2**22 + 12345
-    while _shared_arrays.pid_alive(dead):
+    while _shm_segments.pid_alive(dead):
         dead += 1
     segment = shared_memory.SharedMemory(name=f"batchkit-{dead}-0-0", create=True, size=16)
     try:
-        assert f"batchkit-{dead}-0-0" in _shared_arrays.sweep()
+        assert f"batchkit-{dead}-0-0" in _shm_segments.sweep()
     finally:
         segment.close()
         from multiprocessing import resource_tracker

@@ -29,7 +29,8 @@ import time
 from .._calls import NOT_RUN, Calls, Cancel, Outcomes
 from ..errors import WorkerError
 from ._mpc_pickle import dump_values, dumps, portable_error
-from ._shared_arrays import after_chunk, describe_read_only, pid_alive
+from ._shared_worker import after_chunk, describe_read_only
+from ._shm_segments import pid_alive
 
 __all__ = ["SLOT_WIDTH", "SlotCancel", "in_process_worker", "serve"]
 
