@@ -9,10 +9,13 @@ Run: ``python benchmarks/bench_arrays.py [GiB]`` (default 1). Cases, each on 2 w
 * ``mpc (read-only)``: the same array marked read-only: shared, nothing copied back;
 * ``mpc (component)``: ``init`` gives each item its slice (views of one base), as
   ``init="<component>"`` does; shared once, each slice copied back;
+* ``mpc (to_shared)``: the array made by ``batchkit.to_shared`` beforehand: it lives in shared
+  memory, so nothing is copied either way, however many calls it crosses to;
 * ``joblib``: ``joblib.Parallel`` (loky, default ``max_nbytes``: the array is dumped to a
   memmapped file once per call);
-* ``hand-written``: the array copied into a ``multiprocessing.shared_memory`` segment, a
-  ``ProcessPoolExecutor`` whose workers attach it once, tasks naming a slice.
+* ``hand-written``: the array copied into a ``multiprocessing.shared_memory`` segment made
+  once and reused by every call, a ``ProcessPoolExecutor`` whose workers attach it once, tasks
+  naming a slice.
 
 Memory added: the peak, sampled every 10 ms during a call, of the PSS (``/proc/<pid>/smaps_rollup``,
 shared pages counted once across processes) of the caller and all its descendants, less their
@@ -22,6 +25,7 @@ mapped or not), minus the same sum before the call.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import statistics
 import sys
@@ -31,9 +35,9 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import shared_memory
 
 import numpy as np
-from _common import machine
+from _common import machine, table
 
-from batchkit import parallel
+from batchkit import parallel, to_shared
 
 N_ITEMS = 64
 N_WORKERS = 2
@@ -72,7 +76,10 @@ class HandWritten:
         self.segment = shared_memory.SharedMemory(create=True, size=data.nbytes)
         self.shared = np.ndarray(data.shape, data.dtype, self.segment.buf)
         args = (self.segment.name, data.shape, data.dtype)
-        self.pool = ProcessPoolExecutor(N_WORKERS, initializer=_attach, initargs=args)
+        # forkserver, not fork: forked workers would share the caller's pages copy-on-write,
+        # and the next write into ``data`` (the writable case's copy-back) would copy them
+        context = multiprocessing.get_context("forkserver")
+        self.pool = ProcessPoolExecutor(N_WORKERS, context, initializer=_attach, initargs=args)
 
     def __call__(self, data, rows):
         self.shared[...] = data  # the copy, once per call, as batchkit makes it
@@ -170,10 +177,12 @@ def main() -> None:
     on_views = parallel(init=lambda *a, **k: slices, post=keep, target="mpc", n_workers=N_WORKERS)(read_view)
     joblib_pool = Parallel(n_jobs=N_WORKERS, backend="loky")
     hand = HandWritten(data)
+    kept = to_shared(data)
     cases = {
         "mpc (writable)": lambda: mpc(data, rows),
         "mpc (read-only)": lambda: mpc(frozen, rows),
         "mpc (component)": lambda: on_views(),
+        "mpc (to_shared)": lambda: mpc(kept, rows),
         "joblib": lambda: joblib_pool(delayed(read_slice)(i, data, rows) for i in range(N_ITEMS)),
         "hand-written": lambda: hand(data, rows),
     }
@@ -182,12 +191,14 @@ def main() -> None:
     print(f"{N_ITEMS} items x {slice_mib:.0f} MiB slices of a {total_gib:.2f} GiB float64 array,")
     print(f"{N_WORKERS} workers, median of {ROUNDS} warm calls")
     try:
-        _measure(cases, expected)
+        seconds, peaks = _measure(cases, expected)
     finally:
         hand.close()
+    if not _targets(seconds, peaks, data.nbytes / 2**20):
+        sys.exit(1)
 
 
-def _measure(cases, expected) -> None:
+def _measure(cases, expected) -> tuple[dict, dict]:
     for run in cases.values():  # warm: pools started, modules imported
         assert np.allclose(run(), expected)
     times = {name: [] for name in cases}
@@ -200,9 +211,34 @@ def _measure(cases, expected) -> None:
                 times[name].append(time.perf_counter() - start)
             assert np.allclose(result, expected)
             added[name].append(peak.added_mib)
-    print(f"{'case':18s} {'time':>9s} {'memory added (peak)':>21s}")
-    for name in cases:
-        print(f"{name:18s} {statistics.median(times[name]):8.3f}s {max(added[name]):17.0f} MiB")
+    seconds = {name: statistics.median(values) for name, values in times.items()}
+    peaks = {name: max(values) for name, values in added.items()}
+    rows = [[name, f"{seconds[name]:.3f} s", f"{peaks[name]:.0f} MiB"] for name in cases]
+    print(table(["case", "time (median)", "memory added (peak)"], rows))
+    return seconds, peaks
+
+
+def _targets(seconds, peaks, batch_mib) -> bool:
+    """The performance targets: no slower than joblib, at most 1.1x the batch added, 0 when kept."""
+    checks = [
+        ("mpc (writable) time / joblib time", seconds["mpc (writable)"] / seconds["joblib"], 1.0),
+        ("mpc (read-only) time / joblib time", seconds["mpc (read-only)"] / seconds["joblib"], 1.0),
+        ("mpc (component) time / joblib time", seconds["mpc (component)"] / seconds["joblib"], 1.0),
+        ("mpc (writable) memory added / batch", peaks["mpc (writable)"] / batch_mib, 1.1),
+        ("mpc (component) memory added / batch", peaks["mpc (component)"] / batch_mib, 1.1),
+        ("mpc (to_shared) memory added / batch", peaks["mpc (to_shared)"] / batch_mib, 0.05),
+    ]
+    print()
+    print(
+        table(
+            ["target", "measured", "limit", "result"],
+            [
+                [label, f"{value:.2f}x", f"<= {limit}x", "PASS" if value <= limit else "FAIL"]
+                for label, value, limit in checks
+            ],
+        )
+    )
+    return all(value <= limit for _, value, limit in checks)
 
 
 if __name__ == "__main__":

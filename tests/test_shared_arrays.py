@@ -38,7 +38,9 @@ def scale(image, factor):
 
 
 def ours() -> set[str]:
-    return {name for name in os.listdir("/dev/shm") if name.startswith(f"batchkit-{os.getpid()}-")}
+    """This process's call segments (kept ones, made by shared_array, are named ``...-k<n>``)."""
+    prefix = f"batchkit-{os.getpid()}-"
+    return {name for name in os.listdir("/dev/shm") if name.startswith(prefix) and "-k" not in name}
 
 
 class Images(Batch):
