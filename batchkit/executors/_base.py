@@ -110,7 +110,10 @@ class Executor(abc.ABC):
 
     Subclasses set ``name`` and implement `run`. An executor whose workers live in other
     processes sets ``runs_worker_function = True``: a decorated method is then called once in
-    the caller and must return the function the workers run (the ``mpc`` contract).
+    the caller and must return the function the workers run (the ``mpc`` contract). One whose
+    workers map the caller's shared memory (arrays made by `batchkit.shared_array` cross by
+    reference, and what the workers write into them is there in the caller) also sets
+    ``maps_shared_memory = True``; workers on other machines cannot.
 
     Executors are created once per process and reused by every call, so ``run`` must be safe
     to call from several threads at once.
@@ -119,6 +122,7 @@ class Executor(abc.ABC):
     name: str = "?"
     runs_worker_function: bool = False
     runs_coroutines: bool = False
+    maps_shared_memory: bool = False
 
     @abc.abstractmethod
     def run(self, fn, calls: Calls, options: RunOptions) -> Outcomes:

@@ -92,6 +92,7 @@ class ProcessExecutor(Executor):
 
     name = "mpc"
     runs_worker_function = True
+    maps_shared_memory = True
 
     def __init__(self, max_workers: int | None = None):
         self.default_workers = max_workers or default_process_workers()
