@@ -6,6 +6,7 @@ actions into lazy `Pipeline`s run over a `Dataset`.
 """
 
 from ._action import action
+from ._config import config
 from ._fanout import Results
 from ._parallel import any_action_failed, inbatch_parallel, parallel
 from .apply import apply_parallel
@@ -81,6 +82,7 @@ __all__ = [
     "action",
     "any_action_failed",
     "apply_parallel",
+    "config",
     "eval_expr",
     "get_executor",
     "inbatch_parallel",

@@ -275,3 +275,9 @@ def make_values(n: int = 5, index=None) -> Values:
     return Values.from_data(
         index=index, data={"values": np.arange(n, dtype=float) * 1.5, "labels": np.arange(n) + 100}
     )
+
+
+def nested_mpc_pids(n):
+    """This process's pid, and the pids an mpc action called from here ran its ``n`` items in."""
+    inner = parallel(init=lambda: range(n), target="mpc")(pid_of)()
+    return os.getpid(), inner

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from batchkit import ParallelError, any_action_failed, get_executor, inbatch_parallel, parallel, target_names
+from batchkit.executors import runs_worker_function
 
 
 def run(fn, target, entries, *args, post=None, **kwargs):
@@ -413,8 +414,8 @@ def test_mpc_method_gets_only_the_action_arguments(target):
     assert calls == [((7,), {"key": "v"})]
 
 
-# mpc workers get copies of the elements: their writes cannot reach the batch
-@pytest.mark.parametrize("target", [name for name in target_names() if name != "mpc"])
+# the workers of mpc and dask get copies of the elements: their writes cannot reach the batch
+@pytest.mark.parametrize("target", [name for name in target_names() if not runs_worker_function(name)])
 def test_item_method_writes_into_batch(target):
     """A per-item method that writes into the elements it received changes the batch."""
 

@@ -60,3 +60,18 @@ def test_import_does_not_load_numba_or_joblib():
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == []
+
+
+def test_import_does_not_load_dask():
+    """``import batchkit`` in a fresh interpreter imports neither dask nor dask.distributed."""
+    script = (
+        "import json, sys, batchkit; "
+        "print(json.dumps(sorted(m for m in ('dask', 'distributed') if m in sys.modules)))"
+    )
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []

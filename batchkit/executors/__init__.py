@@ -14,7 +14,9 @@ from collections.abc import Callable
 from .._calls import Calls, Outcomes
 from ..errors import TargetError
 from ._base import Executor, RunOptions, chunk_bounds, in_worker
+from ._dask_task import in_remote_task
 from .aio import AsyncExecutor
+from .distributed import DaskExecutor
 from .processes import ProcessExecutor
 from .sequential import SequentialExecutor
 from .threads import ThreadExecutor
@@ -40,6 +42,7 @@ _FACTORIES: dict[str, Callable[[], Executor]] = {
     "async": AsyncExecutor,
     "mpc": ProcessExecutor,
     "for": SequentialExecutor,
+    "dask": DaskExecutor,
 }
 _INSTANCES: dict[str, Executor] = {}
 _LOCK = threading.Lock()
@@ -117,7 +120,14 @@ def runs_worker_function(target) -> bool:
 
 
 def get_executor(target) -> Executor:
-    """The executor of ``target`` (a registered name or an Executor instance)."""
+    """The executor of ``target`` (a registered name or an Executor instance).
+
+    Inside a task on a dask worker, a target that runs a worker function (``mpc``, ``dask``)
+    gives the ``for`` executor: a worker process may not start processes of its own, and the
+    cluster already runs one worker per core.
+    """
+    if in_remote_task() and ability(target, "runs_worker_function"):
+        target = "for"
     if isinstance(target, Executor):
         return target
     executor = _INSTANCES.get(target)

@@ -1,0 +1,277 @@
+"""The ``dask`` target: chunks of an action's calls as tasks on a dask.distributed cluster.
+
+The contract is the ``mpc`` one: the decorated method is called once in the caller and returns
+the function the workers run; it crosses by cloudpickle, with the action's own arguments, and
+the batch itself never does (unless the function is a bound method of it).
+
+What crosses the network, per call: the worker function and the action's arguments, once (as
+part of every task while they are small; scattered to the cluster once, and fetched by each
+worker from a peer, when they hold `SCATTER_BYTES` or more: a large numpy argument); per task,
+its chunk's entries going out and its values and failures coming back.
+
+A dask task costs about 1-2 ms of scheduling besides the network, so items go in chunks that
+hold at least `MIN_CHUNK_SECONDS` of work once a function's item time is known (as on mpc,
+from earlier calls); a call runs at most ``n_workers`` tasks at once (by default as many as the
+cluster has threads), feeding a new chunk as each one comes back (dask itself has no such bound).
+
+Failures: an item's exception fails that item alone and comes back with its remote traceback
+as ``__cause__``. A worker that dies mid-task makes dask run the task again elsewhere; a task
+that killed several workers (dask's ``KilledWorker``) fails its chunk's items with
+`WorkerDied`. ``timeout`` is enforced on the worker, one item at a time (see `_dask_task`).
+``fail_fast`` stops feeding chunks after the first failure; the tasks already running finish.
+"""
+
+from __future__ import annotations
+
+import pickle
+import uuid
+
+from .._calls import Calls, Outcomes
+from ..errors import RemoteTraceback, WorkerDied, WorkerError
+from ._base import Executor, RunOptions, chunk_bounds
+from ._dask_client import import_distributed, resolve_client, total_threads
+from ._dask_task import in_remote_task, run_chunk
+from ._timing import ItemTimes, fan_out
+
+__all__ = ["DaskExecutor"]
+
+#: once item times are known, a task holds at least this much work: its ~1-2 ms of scheduling
+#: (more over a real network) then costs under 1%
+MIN_CHUNK_SECONDS = 0.2
+#: chunks per cluster thread while a function's item time is unknown
+FIRST_CHUNKS_PER_THREAD = 2
+#: at most this many chunks per thread: enough for a fast worker to take over from a slow one
+MAX_CHUNKS_PER_THREAD = 4
+#: the worker function and the action's arguments are scattered once when they hold this many
+#: bytes or more, instead of travelling inside every task
+SCATTER_BYTES = 1 << 20
+
+
+def dumps(obj) -> bytes:
+    """Pickle as dask does: the C pickler, and cloudpickle (by value) for what it cannot do or
+    for what refers to ``__main__``, which the workers cannot import.
+    """
+    try:
+        blob = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        if b"__main__" not in blob:
+            return blob
+    except Exception:
+        pass
+    import cloudpickle
+
+    return cloudpickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def dumps_or_none(obj) -> bytes | None:
+    try:
+        return dumps(obj)
+    except Exception:  # the caller then finds the culprit item by item
+        return None
+
+
+def _shared_size(fn_blob: bytes, calls: Calls) -> int:
+    from dask.sizeof import sizeof  # dask's own estimate: numpy arrays by nbytes, containers summed
+
+    return len(fn_blob) + sizeof((calls.args, calls.kwargs))
+
+
+def dump_worker_function(fn) -> bytes:
+    """The worker function pickled by cloudpickle, or a TypeError saying what to return instead."""
+    import cloudpickle
+
+    try:
+        # always cloudpickle: plain pickle sends a bound method as getattr(batch, name), which on
+        # the worker would find the decorated action instead of the method
+        return cloudpickle.dumps(fn, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as why:
+        raise TypeError(
+            f"target='dask' needs a worker function that can be pickled, and {fn!r} cannot: {why}. "
+            "Return a module-level function or a functools.partial of one."
+        ) from why
+
+
+def _pack(calls: Calls, positions, outcomes: Outcomes):
+    """The chunk at ``positions`` pickled without the action's arguments (they are shared).
+
+    An entry that does not pickle fails its own item only. Returns ``(positions, blob)``; the
+    blob is None when no item of the chunk made it.
+    """
+    part = calls.slice(positions.start, positions.stop)
+    part.args, part.kwargs = (), {}
+    blob = dumps_or_none(part)
+    if blob is not None:
+        return positions, blob
+    good = []
+    for i in positions:
+        one = calls.slice(i, i + 1)
+        one.args, one.kwargs = (), {}
+        try:
+            dumps(one)
+            good.append(i)
+        except Exception as why:
+            error = WorkerError(f"the arguments of this item cannot be pickled for target='dask': {why}")
+            error.__cause__ = why
+            outcomes.fail(i, error)
+    if not good:
+        return good, None
+    part = calls.pick(good)
+    part.args, part.kwargs = (), {}
+    return good, dumps(part)
+
+
+def _task_error(exc: BaseException, distributed) -> WorkerError:
+    """The error each item of a chunk gets when its dask task itself failed."""
+    if isinstance(exc, distributed.KilledWorker):
+        return WorkerDied(
+            f"the dask task running this item's chunk killed the workers it ran on, and dask gave up: {exc}"
+        )
+    error = WorkerError(f"the dask task running this item failed: {type(exc).__name__}: {exc}")
+    error.__cause__ = exc
+    return error
+
+
+class _Call:
+    """One action call on the cluster: its chunks fed to a bounded window of tasks."""
+
+    __slots__ = ("busy", "calls", "client", "distributed", "outcomes", "shared", "timeout", "token", "window")
+
+    def __init__(self, client, distributed, calls: Calls, outcomes: Outcomes, timeout, window: int):
+        self.client = client
+        #: at most this many tasks of the call at once (``n_workers``, else the cluster's threads)
+        self.window = window
+        self.distributed = distributed
+        self.calls = calls
+        self.outcomes = outcomes
+        self.timeout = timeout
+        self.token = uuid.uuid4().hex[:12]  # task keys name the call in dask's dashboard
+        self.shared = None
+        self.busy = 0.0
+
+    def share(self, fn_blob: bytes, n_chunks: int) -> None:
+        shared = (fn_blob, self.calls.args, self.calls.kwargs)
+        if n_chunks > 1 and _shared_size(fn_blob, self.calls) >= SCATTER_BYTES:
+            # one copy to the cluster; each worker fetches it once from a peer, not per task
+            [shared] = self.client.scatter([shared], hash=False)
+        self.shared = shared
+
+    def submit(self, k: int, blob: bytes):
+        return self.client.submit(
+            run_chunk, self.shared, blob, self.timeout, key=f"batchkit-{self.token}-{k}", pure=False
+        )
+
+    def run(self, bounds, fail_fast: bool) -> None:
+        """Feed the chunks to at most ``window`` tasks at once; store each reply as it comes."""
+        chunks = iter(enumerate(bounds))
+        in_flight: dict = {}
+        completed = self.distributed.as_completed(loop=self.client.loop)
+
+        def feed():
+            for k, (lo, hi) in chunks:
+                positions, blob = _pack(self.calls, range(lo, hi), self.outcomes)
+                if blob is None:
+                    continue
+                future = self.submit(k, blob)
+                in_flight[future] = positions
+                completed.add(future)
+                return
+
+        try:
+            for _ in range(self.window):
+                feed()
+            for future in completed:
+                positions = in_flight.pop(future)
+                failed = self._store(future, positions)
+                future.release()
+                if failed and fail_fast:
+                    self.calls.cancel.request()
+                if not self.calls.cancel.requested:
+                    feed()
+        except BaseException:
+            # Ctrl-C in the caller: nothing more starts, and the queued tasks are dropped
+            self.calls.cancel.request()
+            self.client.cancel(list(in_flight))
+            raise
+        finally:
+            if isinstance(self.shared, self.distributed.Future):
+                self.shared.release()
+
+    def _store(self, future, positions) -> bool:
+        """Put a task's reply into the outcomes; return whether any item failed."""
+        outcomes = self.outcomes
+        try:
+            reply = future.result()
+        except Exception as exc:
+            for position in positions:
+                outcomes.fail(position, _task_error(exc, self.distributed))
+            return True
+        values_blob, failures_blob, seconds = pickle.loads(reply)
+        self.busy += seconds
+        if self.calls.progress is not None:
+            self.calls.progress(len(positions))
+        if values_blob is None:  # the chunk could not be loaded on the worker
+            error, text = pickle.loads(failures_blob)
+            for position in positions:
+                copy = WorkerError(str(error))
+                copy.__cause__ = RemoteTraceback(text)
+                outcomes.fail(position, copy)
+            return True
+        values = pickle.loads(values_blob)
+        if failures_blob is None and type(positions) is range:
+            outcomes.values[positions.start : positions.stop] = values  # the common case
+            return False
+        failures = pickle.loads(failures_blob) if failures_blob is not None else {}
+        for k, position in enumerate(positions):
+            if k in failures:
+                error, text = failures[k]
+                error.__cause__ = RemoteTraceback(text)
+                outcomes.fail(position, error)
+            else:
+                outcomes.values[position] = values[k]
+        return bool(failures)
+
+
+class DaskExecutor(Executor):
+    """Runs calls as tasks on a dask.distributed cluster (``target="dask"``).
+
+    The cluster is the client in force (see `batchkit.config`): one set by ``config``, else
+    dask's default client, else a ``LocalCluster`` on 127.0.0.1 that batchkit starts on first
+    use (one single-threaded worker process per core) and closes at exit.
+
+    The decorated method is called once, in the caller, and returns the function that runs on
+    the workers (see `inbatch_parallel`). An action called from inside a task runs inline.
+    """
+
+    name = "dask"
+    runs_worker_function = True
+
+    def __init__(self):
+        self._times = ItemTimes()
+
+    def run(self, fn, calls: Calls, options: RunOptions) -> Outcomes:
+        n_calls = len(calls)
+        outcomes = Outcomes(n_calls)
+        if n_calls == 0:
+            return outcomes
+        if in_remote_task():  # already on a worker: waiting on the cluster from a task could deadlock
+            calls.run_range(fn, 0, n_calls, outcomes)
+            return outcomes
+        distributed = import_distributed()
+        fn_blob = dump_worker_function(fn)
+        client = resolve_client()
+        window = options.n_workers or total_threads(client)
+        n_chunks = fan_out(
+            n_calls,
+            window,
+            self._times.estimate(fn),
+            unknown=window * FIRST_CHUNKS_PER_THREAD,
+            most=window * MAX_CHUNKS_PER_THREAD,
+            min_seconds=MIN_CHUNK_SECONDS,
+        )
+        bounds = chunk_bounds(n_calls, n_chunks)
+        call = _Call(client, distributed, calls, outcomes, options.timeout, window)
+        call.share(fn_blob, len(bounds))
+        call.run(bounds, options.fail_fast)
+        if not calls.cancel.requested and call.busy > 0:
+            self._times.record(fn, call.busy, n_calls)
+        outcomes.failed.sort()
+        return outcomes

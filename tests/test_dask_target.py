@@ -1,0 +1,162 @@
+"""``target="dask"``: the conformance suite against ``for``, and what is the dask target's own.
+
+The crossed suite is `test_conformance`, collected here again with ``target`` fixed to "dask";
+every test of this module shares one two-worker LocalCluster on loopback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+
+import helpers
+import numpy as np
+import pytest
+import test_conformance
+from dask_cluster import local_cluster
+
+import batchkit
+from batchkit import ItemCancelled, ItemTimeout, ParallelError, RemoteTraceback, TargetError, parallel
+from batchkit.errors import WorkerError
+from batchkit.executors import distributed as dask_executor
+
+pytest.importorskip("distributed")
+pytestmark = pytest.mark.timeout(60)
+
+
+def _crosses_targets(fn) -> bool:
+    """Whether a test picks its own targets (a parametrize over "target"): not crossed here."""
+    marks = getattr(fn, "pytestmark", [])
+    return any(mark.name == "parametrize" and "target" in mark.args[0] for mark in marks)
+
+
+# the conformance suite, collected in this module too, where ``target`` is "dask"
+for _name, _test in vars(test_conformance).items():
+    if _name.startswith("test_") and callable(_test) and not _crosses_targets(_test):
+        globals()[_name] = _test
+
+
+@pytest.fixture(scope="module", autouse=True)
+def dask_client():
+    with local_cluster() as client:
+        yield client
+
+
+@pytest.fixture
+def target():
+    return "dask"
+
+
+def run(fn, entries, *args, post=None, **kwargs):
+    return parallel(init=lambda *a, **k: entries, post=post, target="dask")(fn)(*args, **kwargs)
+
+
+def test_items_run_in_the_cluster_workers(dask_client):
+    """Items run in the cluster's worker processes, not in the caller."""
+    workers = set(dask_client.run(os.getpid).values())
+    pids = run(helpers.slow_pid_of, list(range(40)))
+    assert set(pids) <= workers and os.getpid() not in pids
+
+
+def test_failed_item_carries_its_remote_traceback():
+    """A failed item's exception has the worker's traceback as its __cause__."""
+    with pytest.raises(ParallelError) as info:
+        run(helpers.fail_on_odd, [0, 1, 2])
+    (error,) = info.value.exceptions
+    assert isinstance(error.__cause__, RemoteTraceback) and "fail_on_odd" in error.__cause__.text
+
+
+def test_timeout_fails_the_slow_item_alone():
+    """An item past the timeout fails with ItemTimeout; the other items keep their results."""
+    entries = [[0, 0.0], [1, 3.0], [2, 0.0]]
+    results = run(helpers.sleepy_identity, entries, post=lambda results: results, timeout=0.3)
+    assert [type(r) if isinstance(r, Exception) else r for r in results] == [0, ItemTimeout, 2]
+
+
+def test_fail_fast_starts_no_chunk_after_the_failure():
+    """With fail_fast and one task at a time, the items after a failed one are never started."""
+    with pytest.raises(ParallelError) as info:
+        run(helpers.always_fail, list(range(20)), fail_fast=True, n_workers=1)
+    error = info.value
+    assert (error.failed_positions, error.cancelled_positions) == ([0], list(range(1, 20)))
+
+
+def test_cancelled_slots_hold_item_cancelled():
+    """The slots fail_fast never started hold ItemCancelled."""
+    with pytest.raises(ParallelError) as info:
+        run(helpers.always_fail, list(range(6)), fail_fast=True, n_workers=1)
+    assert all(isinstance(value, ItemCancelled) for value in info.value.results[1:])
+
+
+def test_n_workers_caps_tasks_in_flight(monkeypatch):
+    """n_workers=1 keeps at most one task of the call in flight at a time."""
+    in_flight, most, lock = [0], [0], threading.Lock()
+    submit, store = dask_executor._Call.submit, dask_executor._Call._store
+
+    def counted_submit(self, *args):
+        with lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+        return submit(self, *args)
+
+    def counted_store(self, *args):
+        with lock:
+            in_flight[0] -= 1
+        return store(self, *args)
+
+    monkeypatch.setattr(dask_executor._Call, "submit", counted_submit)
+    monkeypatch.setattr(dask_executor._Call, "_store", counted_store)
+    monkeypatch.setattr(dask_executor, "MIN_CHUNK_SECONDS", 1e-9)  # many chunks, so the cap matters
+    results = run(helpers.square, list(range(30)), n_workers=1)
+    assert (results, most[0]) == ([i * i for i in range(30)], 1)
+
+
+def test_large_array_argument_is_scattered_once(dask_client, monkeypatch):
+    """An action argument of a few MiB is scattered once per call, whatever the number of tasks."""
+    scattered = []
+    original = type(dask_client).scatter
+
+    def spy(self, data, *args, **kwargs):
+        scattered.append(len(data))
+        return original(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(type(dask_client), "scatter", spy)
+    monkeypatch.setattr(dask_executor, "MIN_CHUNK_SECONDS", 1e-9)  # several tasks, whatever was learnt
+    big = np.ones(1 << 19)  # 4 MiB
+    results = run(helpers.add, list(range(12)), big, n_workers=2)
+    assert (scattered, [float(r.sum()) for r in results]) == ([1], [(1 + i) * big.size for i in range(12)])
+
+
+def test_entry_that_cannot_pickle_fails_its_item_only():
+    """An entry that cannot be pickled fails its own item with WorkerError; the others run."""
+    results = run(helpers.identity, [1, threading.Lock(), 3], post=lambda results: results)
+    assert [type(r) if isinstance(r, Exception) else r for r in results] == [1, WorkerError, 3]
+
+
+def test_mpc_action_inside_a_dask_item_runs_in_that_worker():
+    """An mpc action called from a dask item runs its items inline in that worker process."""
+    pids = run(helpers.nested_mpc_pids, [3, 3])
+    assert all(len(set(inner)) == 1 and inner[0] == outer for outer, inner in pids)
+
+
+def test_without_dask_the_target_says_how_to_install(monkeypatch):
+    """Without dask.distributed, target='dask' fails with the pip command to install it."""
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    with pytest.raises(TargetError, match=r"pip install 'batchkit\[dask\]'"):
+        run(helpers.square, [1])
+
+
+def test_config_context_restores_the_previous_client(dask_client):
+    """Leaving a config block puts back the client that was in force before it."""
+    from batchkit._config import configured_client
+
+    with batchkit.config(client=None):
+        inner = configured_client()
+    assert (inner, configured_client()) == (None, dask_client)
+
+
+def test_config_refuses_what_is_not_a_client():
+    """config(client=...) refuses a value that is not a dask client, naming it."""
+    with pytest.raises(TypeError, match=r"'client' must be a dask.distributed Client or None \(got 'tcp"):
+        batchkit.config(client="tcp://127.0.0.1:8786")
