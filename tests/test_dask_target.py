@@ -17,7 +17,15 @@ import test_conformance
 from dask_cluster import local_cluster
 
 import batchkit
-from batchkit import ItemCancelled, ItemTimeout, ParallelError, RemoteTraceback, TargetError, parallel
+from batchkit import (
+    ItemCancelled,
+    ItemTimeout,
+    ParallelError,
+    RemoteTraceback,
+    TargetError,
+    WorkerDied,
+    parallel,
+)
 from batchkit.errors import WorkerError
 from batchkit.executors import distributed as dask_executor
 
@@ -160,3 +168,27 @@ def test_config_refuses_what_is_not_a_client():
     """config(client=...) refuses a value that is not a dask client, naming it."""
     with pytest.raises(TypeError, match=r"'client' must be a dask.distributed Client or None \(got 'tcp"):
         batchkit.config(client="tcp://127.0.0.1:8786")
+
+
+def test_worker_killed_mid_call_loses_no_item(tmp_path):
+    """A worker process that dies during a call has its task run again elsewhere: every result comes."""
+    marker = str(tmp_path / "killed")
+    results = run(helpers.exit_once, list(range(8)), marker, n_workers=2)
+    assert (results, os.path.exists(marker)) == (list(range(8)), True)
+
+
+def test_task_that_kills_every_worker_fails_its_items_with_worker_died():
+    """A task that kills each worker it runs on fails its items with WorkerDied once dask gives up."""
+    with pytest.raises(ParallelError) as info:
+        run(helpers.exit_always, [1], n_workers=1)
+    assert [type(error) for error in info.value.exceptions] == [WorkerDied]
+
+
+def test_dask_default_client_is_used_when_none_is_configured(dask_client):
+    """With no client set in batchkit.config, dask's default client (the application's) is used."""
+    from distributed import Client
+
+    from batchkit.executors._dask_client import resolve_client
+
+    with Client(dask_client.scheduler.address) as default, batchkit.config(client=None):
+        assert resolve_client() is default
