@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 
-from batchkit import ItemTimeout, ParallelError
+from batchkit import ItemTimeout, ParallelError, is_shared, shared_array
 from batchkit.blocks import Block, process_blocks, split_into_blocks
 from batchkit.blocks._arrays import FileArray, file_array
 from batchkit.blocks._process import BlockTask
@@ -259,13 +259,55 @@ def test_a_file_sink_is_written_by_the_item_itself(tmp_path):
     assert np.load(tmp_path / "sink.npy").tolist() == [0.0] * 5 + [10.0, 12.0, 14.0, 16.0, 18.0]
 
 
+def _spy_values(monkeypatch) -> dict:
+    """Record the values the items of process_blocks' fan-out call returned."""
+    from batchkit.blocks import _process
+
+    seen, run_calls = {}, _process.run_calls
+
+    def spying_run_calls(executor, fn, calls, options, desc):
+        outcomes = run_calls(executor, fn, calls, options, desc)
+        seen["values"] = list(outcomes.values)
+        return outcomes
+
+    monkeypatch.setattr(_process, "run_calls", spying_run_calls)
+    return seen
+
+
 @pytest.mark.timeout(60)
-def test_mpc_with_in_memory_source_and_sink():
-    """In-memory data on mpc: blocks pickled out, valid regions back, written by the caller."""
+def test_mpc_default_sink_is_in_shared_memory_and_written_by_the_workers(monkeypatch):
+    """In-memory data on mpc, no sink given: the sink is made in shared memory, nothing comes back."""
+    seen = _spy_values(monkeypatch)
     data = np.random.default_rng(3).random((31, 7))
     result = process_blocks(box_mean, data, size_max=8, overlap=3, target="mpc", radius=3)
-    assert np.array_equal(result, box_mean(data, 3))
+    assert is_shared(result) and np.array_equal(result, box_mean(data, 3))
+    assert seen["values"] == [None] * len(seen["values"])
     assert np.array_equal(data, np.random.default_rng(3).random((31, 7)))  # the source is untouched
+
+
+@pytest.mark.timeout(60)
+def test_mpc_writes_a_shared_sink_of_the_callers_in_place(monkeypatch):
+    seen = _spy_values(monkeypatch)
+    data, sink = np.arange(300.0).reshape(30, 10), shared_array((30, 10))
+    assert process_blocks(box_mean, data, sink, size_max=8, overlap=1, target="mpc") is sink
+    assert np.array_equal(sink, box_mean(data)) and seen["values"] == [None] * len(seen["values"])
+
+
+@pytest.mark.timeout(60)
+def test_mpc_sends_the_valid_regions_back_for_an_ordinary_sink(monkeypatch):
+    seen = _spy_values(monkeypatch)
+    data, sink = np.arange(300.0).reshape(30, 10), np.zeros((30, 10))
+    assert process_blocks(box_mean, data, sink, size_max=8, overlap=1, target="mpc") is sink
+    assert np.array_equal(sink, box_mean(data)) and all(v is not None for v in seen["values"])
+
+
+@pytest.mark.timeout(60)
+def test_a_failed_block_leaves_its_region_of_a_shared_sink_as_it_was():
+    data, sink = np.arange(40.0), shared_array(40)
+    sink[:] = -1
+    with pytest.raises(ParallelError):
+        process_blocks(fail_on_block_with, data, sink, size_max=10, target="mpc", value=25.0)
+    assert (sink[20:30] == -1).all() and np.array_equal(sink[:20], data[:20])
 
 
 @pytest.mark.timeout(10)

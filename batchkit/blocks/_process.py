@@ -11,9 +11,12 @@ source / sink       threads, for, async (same process)          mpc (``runs_work
 ==================  ==========================================  =================================
 memmap, ``.npy``    the item maps the file, reads its block     the same, in the worker: only the
                     (and writes its valid region), unmaps       file's path and the slicing cross
-in memory           the item copies its block from the array    the block is pickled per block;
-                    and writes into the sink array              the valid region comes back and the
-                                                                caller writes it
+in memory           the item copies its block from the array    the block is a view of the source,
+                    and writes into the sink array              shared once per call (`to_shared`:
+                                                                never); a sink in shared memory
+                                                                (the default one) is written in
+                                                                place, any other's valid region
+                                                                comes back for the caller to write
 ==================  ==========================================  =================================
 
 Memory stays bounded by the blocks in flight: no item reads its block before it starts.
@@ -30,19 +33,32 @@ from .._cpus import available_cpus
 from .._fanout import failure_error, run_calls
 from ..executors import RunOptions, check_target, get_executor
 from ..progress import item_progress
+from ..shared import is_shared, shared_array
 from ._arrays import FileArray, file_array, open_sink, open_source
 from ._block import Block, format_slicing
 from ._split import split_into_blocks
 
-__all__ = ["BlockTask", "process_blocks"]
+__all__ = ["CARRIED", "BlockTask", "process_blocks"]
+
+
+class _Carried:
+    """The sink's valid region of each block comes in the item's entry (a view of shared memory)."""
+
+    def __reduce__(self):
+        return "CARRIED"  # pickled by name: the worker's ``is CARRIED`` holds
+
+
+CARRIED = _Carried()
 
 
 class BlockTask:
     """What runs per block: read the block of each source, call ``func``, store the valid region.
 
     ``sources`` holds, per source, a `FileArray` (mapped per block), an array (read in this
-    process) or None (the data came in the item's entry, pickled). ``sink`` is a `FileArray`
-    (written per block), an array (written in place) or None (the valid region is returned).
+    process) or None (the data came in the item's entry). ``sink`` is a `FileArray` (written
+    per block), an array (written in place), ``CARRIED`` (the entry's last element is the
+    block's valid region of a sink in shared memory, written in place) or None (the valid
+    region is returned).
 
     Examples
     --------
@@ -62,7 +78,10 @@ class BlockTask:
         self.sink = sink
 
     def __call__(self, entry, /, **kwargs):
-        block, carried = entry if type(entry) is tuple else (entry, ())
+        if self.sink is CARRIED:
+            block, carried, region = entry
+        else:
+            block, carried = entry if type(entry) is tuple else (entry, ())
         carried = iter(carried)
         data = []
         for source in self.sources:
@@ -85,9 +104,16 @@ class BlockTask:
             return valid
         if isinstance(self.sink, FileArray):
             self.sink.write(block.valid_slicing, valid)
+        elif self.sink is CARRIED:
+            region[...] = valid
         else:
             self.sink[block.valid_slicing] = valid
         return None
+
+
+def _remote_sink(sink, executor):
+    """How an in-memory sink is written from other processes: in place if shared, else by the caller."""
+    return CARRIED if executor.maps_shared_memory and is_shared(sink) else None
 
 
 def _name(func) -> str:
@@ -205,9 +231,11 @@ def process_blocks(
     -----
     On ``mpc``, a memmap or ``.npy`` source and sink cost nothing to send: workers map the
     file themselves, read their block and write their valid region into the sink file
-    (flushed). An in-memory source is pickled to the workers block by block, and with an
-    in-memory sink each valid region is pickled back and written by the caller, so the call
-    holds about one extra copy of the data: put large arrays in a memmap instead.
+    (flushed). An in-memory source crosses as the arrays of any ``mpc`` call do: copied once
+    into shared memory (not at all if made by `batchkit.to_shared`). The default sink is then
+    made in shared memory and the workers write into it; a sink of your own is written in
+    place only if it is in shared memory (`batchkit.shared_array`), else each valid region is
+    pickled back and written by the caller.
 
     Examples
     --------
@@ -237,14 +265,18 @@ def process_blocks(
         overlap=overlap,
         n_workers=n_workers or available_cpus(),
     )
-    sink = open_sink(sink, shape, sources[0].dtype)
     executor = get_executor(target)
     remote = executor.runs_worker_function
+    if sink is None and remote and executor.maps_shared_memory:
+        sink = shared_array(shape, sources[0].dtype)  # the workers write into it: nothing comes back
+    sink = open_sink(sink, shape, sources[0].dtype)
     source_plans = [file_array(s) or (None if remote else s) for s in sources]
-    sink_plan = file_array(sink) or (None if remote else sink)
+    sink_plan = file_array(sink) or (_remote_sink(sink, executor) if remote else sink)
     _check_not_in_place(sources, source_plans, sink, sink_plan, overlap)
     carried = [s for s, plan in zip(sources, source_plans, strict=True) if plan is None]
-    if carried:  # views, pickled chunk by chunk when the executor sends them
+    if sink_plan is CARRIED:
+        entries = [(b, tuple(s[b.slicing] for s in carried), sink[b.valid_slicing]) for b in blocks]
+    elif carried:  # views, sent by reference (shared memory) or pickled, as the executor does
         entries = [(block, tuple(s[block.slicing] for s in carried)) for block in blocks]
     else:
         entries = list(blocks)
