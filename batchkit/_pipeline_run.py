@@ -35,6 +35,7 @@ class _Runs:
         log_file=None,
         seed=None,
         journal=None,
+        client=None,
         lazy=False,
         **batch_kwargs,
     ):
@@ -79,6 +80,12 @@ class _Runs:
             finishes the rest, so each batch is in the output exactly once, in order, even
             after a crash. A journal of another run is refused. A shuffled run needs a
             ``seed``; ``rebatch``, ``join`` and ``merge`` cannot be journaled.
+        client : dask.distributed.Client or True, optional
+            Run each batch's actions up to the first ``rebatch`` or ``write_to`` as a task on
+            this dask cluster (True: the client in force, see `batchkit.config`). Batches are
+            cut here and loaded on the workers; at most ``prefetch`` are in flight (twice the
+            cluster's threads when ``prefetch`` is 0); ``on_batch``, ``write_to`` and what
+            follows it run here, in order. See the "Distributed" page of the docs.
         lazy : bool
             Only store these arguments for a later ``run()`` or ``next_batch()``.
         **batch_kwargs
@@ -121,6 +128,7 @@ class _Runs:
         log_file=None,
         seed=None,
         journal=None,
+        client=None,
         **batch_kwargs,
     ):
         """Yield each batch after it went through the pipeline (arguments as in `run`).
@@ -156,7 +164,7 @@ class _Runs:
         from ._run import Failed, generate
 
         arguments = _run_arguments(
-            {**locals(), "bar": False, "on_batch": None, "log_file": None, "journal": None}
+            {**locals(), "bar": False, "on_batch": None, "log_file": None, "journal": None, "client": None}
         )
         arguments = self._stored_or(arguments)
         if arguments.get("journal") is not None:
@@ -202,6 +210,7 @@ _RUN_KEYS = (
     "log_file",
     "seed",
     "journal",
+    "client",
     "batch_kwargs",
 )
 

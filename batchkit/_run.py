@@ -38,7 +38,7 @@ from collections import deque
 import numpy as np
 
 from ._run_policy import Failed, _Policy
-from ._run_stages import _derived, _Stages
+from ._run_stages import _derived, _split_into_stages, _Stages
 from ._runlog import app_enabled, app_has_handlers, capture, logger, user_stacklevel
 from ._steps import execute
 from .report import ActionClock, DroppedItem, SkippedBatch
@@ -112,8 +112,15 @@ class _Run(_Stages, _Policy):
         batch_kwargs,
         endless,
         journal=None,
+        client=None,
     ):
         self.prefetch = _check_arguments(pipeline, batch_size, on_error, prefetch, on_batch)
+        if client is not None and client is not False:
+            from ._run_distributed import check_client
+
+            check_client(client, _split_into_stages(pipeline.actions)[0][1])
+        #: the dask client the source stage runs on (True: the one in force), or None: locally
+        self.client = None if client is False else client
         self.pipeline = pipeline
         self.dataset = pipeline.dataset
         self.batch_size = batch_size
@@ -284,6 +291,7 @@ def generate(
     batch_kwargs=None,
     endless=False,
     journal=None,
+    client=None,
 ):
     """Yield the pipeline's processed batches (see `Pipeline.gen_batch`)."""
     if n_epochs is not None and n_iters is not None:
@@ -304,6 +312,7 @@ def generate(
         batch_kwargs=batch_kwargs,
         endless=endless,
         journal=journal,
+        client=client,
     )
     return run.batches()
 

@@ -77,7 +77,8 @@ class _Stages:
     """Making the batches and running the stages (a part of `batchkit._run._Run`).
 
     Reads the run's pipeline, dataset, batch_size, order, endless, seed, total, prefetch,
-    batch_kwargs, journal, clock and run_id (and `batchkit._steps` its lock and writers);
+    batch_kwargs, journal, clock, run_id and client (a dask client, or True: the source stage
+    then runs on a cluster, see `batchkit._run_distributed`) (and `batchkit._steps` its lock and writers);
     counts the dataset batches made in ``source_done``.
     """
 
@@ -144,6 +145,11 @@ class _Stages:
                 values = getattr(indices, "indices", indices)
                 self.journal.check_batch(iteration, values)
                 yield _Outcome(iteration, values, _RESUMED)
+        if self.client is not None:  # each batch's chain of actions as a task on a dask cluster
+            from ._run_distributed import cluster_source
+
+            yield from cluster_source(self, batch_indices, actions)
+            return
         if self.prefetch == 0:
             for iteration, indices in batch_indices:
                 yield self.make_and_process(indices, iteration, actions)

@@ -5,8 +5,8 @@ the function the workers run; it crosses by cloudpickle, with the action's own a
 the batch itself never does (unless the function is a bound method of it).
 
 What crosses the network, per call: the worker function and the action's arguments, once (as
-part of every task while they are small; scattered to the cluster once, and fetched by each
-worker from a peer, when they hold `SCATTER_BYTES` or more: a large numpy argument); per task,
+part of every task while they are small; scattered once and copied to every worker peer to
+peer when they hold `SCATTER_BYTES` or more: a large numpy argument); per task,
 its chunk's entries going out and its values and failures coming back.
 
 A dask task costs about 1-2 ms of scheduling besides the network, so items go in chunks that
@@ -150,8 +150,9 @@ class _Call:
     def share(self, fn_blob: bytes, n_chunks: int) -> None:
         shared = (fn_blob, self.calls.args, self.calls.kwargs)
         if n_chunks > 1 and _shared_size(fn_blob, self.calls) >= SCATTER_BYTES:
-            # one copy to the cluster; each worker fetches it once from a peer, not per task
-            [shared] = self.client.scatter([shared], hash=False)
+            # sent once, copied to every worker peer to peer, instead of once per task; a copy on
+            # each worker, so that a worker that dies does not take the only one with it
+            [shared] = self.client.scatter([shared], hash=False, broadcast=True)
         self.shared = shared
 
     def submit(self, k: int, blob: bytes):
