@@ -8,6 +8,7 @@ actions into lazy `Pipeline`s run over a `Dataset`.
 from ._action import action
 from ._config import config
 from ._fanout import Results
+from ._map import map
 from ._parallel import any_action_failed, inbatch_parallel, parallel
 from .apply import apply_parallel
 from .batch import Batch, Item, ItemRecord, RunContext
@@ -90,6 +91,7 @@ __all__ = [
     "item_progress",
     "iter_output",
     "make_rng",
+    "map",
     "mjit",
     "output_info",
     "parallel",

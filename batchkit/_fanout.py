@@ -56,17 +56,19 @@ class Results(list):
         return cls(outcomes.values, outcomes.failed, outcomes.cancelled)
 
 
-def run_calls(executor, fn, calls: Calls, options, desc: str) -> Outcomes:
+def run_calls(executor, fn, calls: Calls, options, desc: str, progress=None) -> Outcomes:
     """``executor.run`` with the call's stop rules and progress bar; every slot accounted for.
 
     A ``BaseException`` in the caller (Ctrl-C) requests the call's cancel before it propagates,
-    so the runners of every target start no new item.
+    so the runners of every target start no new item. ``progress`` is a counter of the
+    caller's own, fed by this call and left open (a bar over several calls); without one, a
+    bar of this call's own is shown when `item_progress` asked for it.
     """
     calls.fail_fast = options.fail_fast
     if executor.runs_worker_function:
         check_crossing(calls, executor.name, desc)
-    counter = item_counter(len(calls), desc)
-    calls.progress = counter
+    counter = item_counter(len(calls), desc) if progress is None else None
+    calls.progress = progress if progress is not None else counter
     try:
         outcomes = executor.run(fn, calls, options)
     except BaseException:
