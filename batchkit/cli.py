@@ -21,6 +21,11 @@ def _parser() -> argparse.ArgumentParser:
         "--latency", type=float, default=0.005, help="simulated storage latency per image, s (default 0.005)"
     )
     demo.add_argument("--no-bar", action="store_true", help="hide the progress bars")
+    demo.add_argument(
+        "--dask",
+        action="store_true",
+        help="also run the pipeline on a dask LocalCluster (127.0.0.1 only) and check its output",
+    )
     return parser
 
 
@@ -36,5 +41,6 @@ def main(argv: list[str] | None = None) -> int:
             size=args.size,
             latency=args.latency,
             bar=not args.no_bar,
+            dask=args.dask,
         )
     return 2  # unreachable: argparse rejects unknown commands
