@@ -17,12 +17,15 @@ import warnings
 
 from ._calls import SINGLE, Calls, Outcomes
 from ._fanout import Results, failure_error, run_calls, short_repr
+from ._vectorized import check_vectorized, run_vectorized
 from .executors import RunOptions, ability, check_target, get_executor
 
-__all__ = ["ON_ERROR", "map"]
+__all__ = ["ON_ERROR", "VECTOR_SIZE", "map"]
 
 #: what ``on_error`` may be
 ON_ERROR = ("raise", "skip", "collect")
+#: items per call for ``vectorized=True``
+VECTOR_SIZE = 64
 _log = logging.getLogger("batchkit")
 
 
@@ -103,6 +106,7 @@ def map(  # the name users look for; inside this module, builtins.map is not use
     target: str | None = None,
     n_workers: int | None = None,
     batch_size: int | None = None,
+    vectorized: bool | int = False,
     on_batch=None,
     keep: bool = True,
     on_error: str = "raise",
@@ -127,6 +131,11 @@ def map(  # the name users look for; inside this module, builtins.map is not use
         Items running at once (the target's default when None).
     batch_size : int, optional
         Cut the items into batches of this many, run one after another. None: one batch.
+    vectorized : bool or int
+        Hand ``func`` several items per call: ``N`` items at most (``True``: 64), stacked into
+        one array when they share shape and dtype (a list otherwise); it must return one result
+        per item. A call that raises is run again item by item, so failures are still found and
+        reported per item. ``timeout`` then applies per call, and the bar moves batch by batch.
     on_batch : callable, optional
         Called in this thread with each finished batch's results (a list, in input order,
         after ``on_error`` is applied), batch after batch: save them there.
@@ -172,6 +181,7 @@ def map(  # the name users look for; inside this module, builtins.map is not use
     [[5, 4], [3, 2], [1]]
     """
     _check(func, batch_size, keep, on_batch, on_error, progress)
+    vector_size = check_vectorized(VECTOR_SIZE if vectorized is True else vectorized)
     target = _target_for(func, target)
     options = RunOptions(n_workers=n_workers, timeout=timeout)
     executor = get_executor(target)
@@ -181,7 +191,7 @@ def map(  # the name users look for; inside this module, builtins.map is not use
     kept, skipped, offset = (Results() if on_error == "collect" else []) if keep else None, 0, 0
     try:
         for chunk in _batches(items, batch_size):
-            outcomes = _run_batch(executor, func, chunk, kwargs, options, label, counter)
+            outcomes = _run_batch(executor, func, chunk, kwargs, options, label, counter, vector_size)
             results, n_skipped = _apply_on_error(outcomes, on_error, offset, label)
             if on_batch is not None:
                 on_batch(results)
@@ -202,11 +212,27 @@ def map(  # the name users look for; inside this module, builtins.map is not use
     return kept
 
 
-def _run_batch(executor, func, chunk: list, kwargs: dict, options, label: str, counter) -> Outcomes:
+def _run_batch(executor, func, chunk: list, kwargs, options, label: str, counter, vector_size) -> Outcomes:
     if not chunk:
         return Outcomes(0)
     calls = Calls(chunk, SINGLE, (), kwargs)
-    return run_calls(executor, func, calls, options, label, progress=counter)
+    if vector_size is None:
+        return run_calls(executor, func, calls, options, label, progress=counter)
+
+    def run(fn, chunk_calls):
+        return run_calls(executor, fn, chunk_calls, options, label, progress=_Quiet())
+
+    outcomes = run_vectorized(run, func, calls, vector_size)
+    if counter is not None:
+        counter(len(chunk))
+    return outcomes
+
+
+class _Quiet:
+    """A progress counter that counts nothing: a vectorized batch moves the bar when it ends."""
+
+    def __call__(self, n: int = 1) -> None:
+        return None
 
 
 def _apply_on_error(outcomes: Outcomes, on_error: str, offset: int, label: str) -> tuple[list, int]:

@@ -15,6 +15,8 @@ import numpy as np
 from ._calls import MIXED, SINGLE, Calls, Outcomes
 from ._checks import check_accepts, check_role_value, check_worker_method, looks_misspelled, missing_name
 from ._fanout import Results, failure_error, note_failures, run_calls
+from ._per_item import check_per_item, resolve_per_item
+from ._vectorized import check_vectorized, run_vectorized
 from .executors import RunOptions, ability, check_target, get_executor, runs_worker_function
 
 __all__ = ["RESERVED", "ParallelMethod", "any_action_failed", "inbatch_parallel", "parallel"]
@@ -61,7 +63,7 @@ class ParallelMethod:
     ``post``. It is a descriptor: looked up on an instance, it binds like a method.
     """
 
-    def __init__(self, fn, *, init, post, target, extras, bind_self, options=None):
+    def __init__(self, fn, *, init, post, target, extras, bind_self, options=None, vectorized=None):
         if init is None:
             raise TypeError("init is required: a method name, a callable or an iterable of entries")
         functools.update_wrapper(self, fn)
@@ -73,6 +75,7 @@ class ParallelMethod:
         self.extras = dict(extras)
         self.bind_self = bind_self
         self.options = options or RunOptions()
+        self.vectorized = vectorized
         plain = _plain_function(fn)
         self._check_signature(plain)
         self.is_coroutine = inspect.iscoroutinefunction(plain)
@@ -154,7 +157,7 @@ class ParallelMethod:
         target = kwargs.pop("target", None)
         target = self.target if target is None else self._check_target(check_target(target))
         options = self.options.updated(**{name: kwargs.pop(name) for name in _OPTIONS if name in kwargs})
-        args, kwargs, per_item = _resolve_per_item(instance, args, kwargs)
+        args, kwargs, per_item = resolve_per_item(instance, args, kwargs)
         full_kwargs = {**self.extras, **kwargs} if self.extras else kwargs
         # post is looked up and checked before any item runs: a misspelled post, or one that
         # cannot take the action's arguments, must not throw the work away
@@ -165,12 +168,16 @@ class ParallelMethod:
             )
         entries, shape = self._entries(instance, args, full_kwargs)
         if per_item:
-            _check_per_item(per_item, len(entries), self.__qualname__)
+            check_per_item(per_item, len(entries), self.__qualname__)
         executor = get_executor(target)
         if entries:
             fn = self._callable(instance, args, kwargs)
             calls = Calls(entries, shape, args, kwargs, per_item, fail_fast=options.fail_fast)
-            outcomes = run_calls(executor, fn, calls, options, self.__qualname__)
+            if self.vectorized is None:
+                outcomes = run_calls(executor, fn, calls, options, self.__qualname__)
+            else:
+                run = functools.partial(_run_chunks, executor, options=options, desc=self.__qualname__)
+                outcomes = run_vectorized(run, fn, calls, self.vectorized)
         else:  # nothing to run: not even the worker-function method is called
             outcomes = Outcomes(0)
         label = f"{self.__qualname__}, target={executor.name!r}"
@@ -237,45 +244,15 @@ class ParallelMethod:
         return worker
 
 
+def _run_chunks(executor, fn, calls, *, options, desc):
+    return run_calls(executor, fn, calls, options, desc)
+
+
 def _role(role: str, value) -> str:
     """``post='_post'``, or ``post=my_post`` for a callable (its name, not its repr)."""
     if isinstance(value, str):
         return f"{role}={value!r}"
     return f"{role}={getattr(value, '__qualname__', type(value).__name__)}"
-
-
-def _is_per_item(value) -> bool:
-    return getattr(type(value), "_batchkit_per_item", False)
-
-
-def _resolve_per_item(instance, args, kwargs):
-    """Replace ``P``/``PP`` arguments by their full lists; return the per-item lists apart.
-
-    init and post see the full lists; call ``i`` of the method sees element ``i``.
-    """
-    if not any(map(_is_per_item, args)) and not any(map(_is_per_item, kwargs.values())):
-        return args, kwargs, None
-    pipeline = getattr(instance, "pipeline", None)
-    per_item, args, kwargs = {}, list(args), dict(kwargs)
-    for key, value in [*enumerate(args), *kwargs.items()]:
-        if _is_per_item(value):
-            values = list(value.resolve(batch=instance, pipeline=pipeline))
-            per_item[key] = values
-            if type(key) is int:
-                args[key] = values
-            else:
-                kwargs[key] = values
-    return tuple(args), kwargs, per_item
-
-
-def _check_per_item(per_item: dict, n_entries: int, qualname: str) -> None:
-    for key, values in per_item.items():
-        if len(values) != n_entries:
-            where = f"argument {key}" if type(key) is int else f"argument {key!r}"
-            raise ValueError(
-                f"the per-item values of {where} of {qualname} number {len(values)}, "
-                f"but init gave {n_entries} entries"
-            )
 
 
 def _to_list(entries, init, qualname) -> list:
@@ -291,7 +268,15 @@ def _to_list(entries, init, qualname) -> list:
 
 
 def inbatch_parallel(
-    *args, init=None, post=None, target=None, n_workers=None, timeout=None, fail_fast=False, **extras
+    *args,
+    init=None,
+    post=None,
+    target=None,
+    n_workers=None,
+    timeout=None,
+    fail_fast=False,
+    vectorized=None,
+    **extras,
 ):
     """Run a method once per entry of ``init``, in parallel, then ``post`` on the results.
 
@@ -323,6 +308,12 @@ def inbatch_parallel(
     fail_fast : bool, optional
         Start no new item after the first failure; the items never started get
         `ItemCancelled` in their slots.
+    vectorized : int, optional
+        Call the method with up to this many items at once: each argument that init gives per
+        item is stacked into one array (when the items agree in shape and dtype; a list
+        otherwise), the action's own arguments are passed once, and the method must return
+        one result per item. A call that raises runs again item by item, so ``post`` still
+        gets each failure in its item's slot. ``timeout`` then applies per call.
     **extras
         Passed to ``init`` and ``post`` (not to the method).
 
@@ -354,11 +345,19 @@ def inbatch_parallel(
     """
     example = "@inbatch_parallel(init='indices', post='_post', target='threads')"
     options = dict(n_workers=n_workers, timeout=timeout, fail_fast=fail_fast)
-    return _decorator(args, example, init, post, target, options, extras, bind_self=True)
+    return _decorator(args, example, init, post, target, options, extras, vectorized, bind_self=True)
 
 
 def parallel(
-    *args, init=None, post=None, target=None, n_workers=None, timeout=None, fail_fast=False, **extras
+    *args,
+    init=None,
+    post=None,
+    target=None,
+    n_workers=None,
+    timeout=None,
+    fail_fast=False,
+    vectorized=None,
+    **extras,
 ):
     """`inbatch_parallel` for a plain function: no ``self``, and ``init``/``post`` callables.
 
@@ -377,10 +376,10 @@ def parallel(
     """
     example = "@parallel(init=..., post=...)"
     options = dict(n_workers=n_workers, timeout=timeout, fail_fast=fail_fast)
-    return _decorator(args, example, init, post, target, options, extras, bind_self=False)
+    return _decorator(args, example, init, post, target, options, extras, vectorized, bind_self=False)
 
 
-def _decorator(args, example, init, post, target, options, extras, *, bind_self):
+def _decorator(args, example, init, post, target, options, extras, vectorized, *, bind_self):
     """The decorator both `inbatch_parallel` and `parallel` return, after their checks."""
     if args:
         name = example[1 : example.index("(")]
@@ -397,4 +396,5 @@ def _decorator(args, example, init, post, target, options, extras, *, bind_self)
         extras=extras,
         bind_self=bind_self,
         options=options,
+        vectorized=check_vectorized(vectorized),
     )

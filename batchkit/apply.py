@@ -21,7 +21,7 @@ import numpy as np
 
 from ._calls import SINGLE, Calls
 from ._fanout import Results, failure_error, note_failures, run_calls
-from ._parallel import _resolve_per_item
+from ._per_item import resolve_per_item
 from .executors import RunOptions, check_target, get_executor
 
 __all__ = ["CONTROL_KEYWORDS", "ApplyParallelMethod", "apply_parallel", "apply_to_batch", "store_results"]
@@ -148,7 +148,7 @@ def apply_to_batch(
                 **kwargs,
             )
         return batch
-    args, kwargs, per_item = _resolve_per_item(batch, args, kwargs)
+    args, kwargs, per_item = resolve_per_item(batch, args, kwargs)
     entries = (
         list(init(*args, **kwargs) if callable(init) else init) if init is not None else _entries(batch, src)
     )
