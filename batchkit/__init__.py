@@ -6,6 +6,7 @@ actions into lazy `Pipeline`s run over a `Dataset`.
 """
 
 from ._action import action
+from ._auto import Choice, explain
 from ._config import config
 from ._fanout import Results
 from ._map import map
@@ -50,6 +51,7 @@ __all__ = [
     "BatchkitError",
     "Block",
     "C",
+    "Choice",
     "D",
     "Dataset",
     "DatasetIndex",
@@ -85,6 +87,7 @@ __all__ = [
     "apply_parallel",
     "config",
     "eval_expr",
+    "explain",
     "get_executor",
     "inbatch_parallel",
     "is_shared",

@@ -16,7 +16,7 @@ from ._checks import check_crossing
 from .errors import ParallelError
 from .progress import item_counter
 
-__all__ = ["Results", "failure_error", "note_failures", "run_calls"]
+__all__ = ["Results", "any_action_failed", "failure_error", "note_failures", "run_calls"]
 
 
 def _make_short_repr() -> reprlib.Repr:
@@ -54,6 +54,25 @@ class Results(list):
     @classmethod
     def of(cls, outcomes: Outcomes) -> Results:
         return cls(outcomes.values, outcomes.failed, outcomes.cancelled)
+
+
+def any_action_failed(results) -> bool:
+    """Whether some item failed (or was not started): the results ``post`` received say so.
+
+    On the results list a parallel action hands to ``post``, the answer is the executor's
+    record of which items raised, so an item that *returned* an exception does not count. On
+    any other list, an exception object in a slot is taken as a failure.
+
+    Examples
+    --------
+    >>> any_action_failed([1, 2, ValueError("bad")])
+    True
+    >>> any_action_failed([1, 2])
+    False
+    """
+    if isinstance(results, Results):
+        return bool(results.failed_positions or results.cancelled_positions)
+    return any(isinstance(result, BaseException) for result in results)
 
 
 def run_calls(executor, fn, calls: Calls, options, desc: str, progress=None) -> Outcomes:

@@ -9,12 +9,14 @@ length runs in flat memory with ``keep=False``), one progress bar over all of th
 
 from __future__ import annotations
 
+import functools
 import inspect
 import itertools
 import logging
 import sys
 import warnings
 
+from ._auto import AUTO, explain, run_auto
 from ._calls import SINGLE, Calls, Outcomes
 from ._fanout import Results, failure_error, run_calls, short_repr
 from ._vectorized import check_vectorized, run_vectorized
@@ -55,12 +57,11 @@ def _check(func, batch_size, keep, on_batch, on_error, progress) -> None:
 
 
 def _target_for(func, target):
-    """The target to run on: the one given (checked against ``func``), or the default for it."""
-    coroutine = inspect.iscoroutinefunction(func)
-    if target is None:
-        return "async" if coroutine else "threads"
+    """The target given, checked against ``func`` (``"auto"`` is chosen per function later)."""
+    if target == AUTO:
+        return target
     check_target(target)
-    if coroutine and not ability(target, "runs_coroutines"):
+    if inspect.iscoroutinefunction(func) and not ability(target, "runs_coroutines"):
         raise TypeError(
             f"{func.__qualname__} is a coroutine function: it needs a target that runs coroutines, "
             f"such as 'async' (or 'for', one item at a time), not target={target!r}"
@@ -103,7 +104,7 @@ def map(  # the name users look for; inside this module, builtins.map is not use
     func,
     items,
     *,
-    target: str | None = None,
+    target: str = "auto",
     n_workers: int | None = None,
     batch_size: int | None = None,
     vectorized: bool | int = False,
@@ -124,9 +125,9 @@ def map(  # the name users look for; inside this module, builtins.map is not use
         and ``"for"``.
     items : iterable
         The inputs. An iterator is consumed ``batch_size`` items at a time, never all at once.
-    target : str, optional
-        ``"threads"``, ``"mpc"``, ``"async"``, ``"for"`` or any registered target. None
-        (default): ``"async"`` for a coroutine function, else ``"threads"``.
+    target : str
+        ``"auto"`` (default: picked from what ``func`` is and what its first items cost, see
+        `explain`), ``"threads"``, ``"mpc"``, ``"async"``, ``"for"`` or any registered target.
     n_workers : int, optional
         Items running at once (the target's default when None).
     batch_size : int, optional
@@ -184,14 +185,15 @@ def map(  # the name users look for; inside this module, builtins.map is not use
     vector_size = check_vectorized(VECTOR_SIZE if vectorized is True else vectorized)
     target = _target_for(func, target)
     options = RunOptions(n_workers=n_workers, timeout=timeout)
-    executor = get_executor(target)
     name = getattr(func, "__qualname__", None) or type(func).__name__
-    label = f"batchkit.map({name}), target={executor.name!r}"
+    desc = f"batchkit.map({name})"
     counter = _bar(items, _interactive() if progress is None else progress, f"map({name})")
+    run = functools.partial(_run_on, target, func, options=options, desc=desc)
     kept, skipped, offset = (Results() if on_error == "collect" else []) if keep else None, 0, 0
     try:
         for chunk in _batches(items, batch_size):
-            outcomes = _run_batch(executor, func, chunk, kwargs, options, label, counter, vector_size)
+            outcomes = _run_batch(run, func, chunk, kwargs, vector_size, counter)
+            label = f"{desc}, target={_chosen(target, func)!r}"
             results, n_skipped = _apply_on_error(outcomes, on_error, offset, label)
             if on_batch is not None:
                 on_batch(results)
@@ -205,24 +207,34 @@ def map(  # the name users look for; inside this module, builtins.map is not use
             counter.close()
     if skipped:
         warnings.warn(
-            f"{label}: {skipped} of {offset} items failed and were left out of the results "
-            "(each is logged by the 'batchkit' logger); pass on_error='raise' or 'collect' to get them",
+            f"{desc}, target={_chosen(target, func)!r}: {skipped} of {offset} items failed and were "
+            "left out of the results (each is logged by the 'batchkit' logger); pass "
+            "on_error='raise' or 'collect' to get them",
             stacklevel=2,
         )
     return kept
 
 
-def _run_batch(executor, func, chunk: list, kwargs, options, label: str, counter, vector_size) -> Outcomes:
+def _run_on(target, func, fn, calls, *, options, desc, counter):
+    """One fan-out call of ``fn`` (``func``, or its vectorized wrapper) on the target."""
+    if target == AUTO:
+        return run_auto(fn, calls, options, desc, key=func, progress=counter)[0]
+    return run_calls(get_executor(target), fn, calls, options, desc, progress=counter)
+
+
+def _chosen(target, func) -> str:
+    choice = explain(func) if target == AUTO else None
+    return choice.target if choice is not None else target
+
+
+def _run_batch(run, func, chunk: list, kwargs, vector_size, counter) -> Outcomes:
     if not chunk:
         return Outcomes(0)
     calls = Calls(chunk, SINGLE, (), kwargs)
     if vector_size is None:
-        return run_calls(executor, func, calls, options, label, progress=counter)
-
-    def run(fn, chunk_calls):
-        return run_calls(executor, fn, chunk_calls, options, label, progress=_Quiet())
-
-    outcomes = run_vectorized(run, func, calls, vector_size)
+        return run(func, calls, counter=counter)
+    # the chunks are not counted one by one: the bar moves by the batch when it ends
+    outcomes = run_vectorized(functools.partial(run, counter=_Quiet()), func, calls, vector_size)
     if counter is not None:
         counter(len(chunk))
     return outcomes

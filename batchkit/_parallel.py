@@ -12,9 +12,10 @@ import types
 
 import numpy as np
 
+from ._auto import AUTO, explain, run_auto
 from ._calls import MIXED, SINGLE, Calls, Outcomes
 from ._checks import check_accepts, check_role_value, check_worker_method, looks_misspelled, missing_name
-from ._fanout import Results, failure_error, note_failures, run_calls
+from ._fanout import Results, any_action_failed, failure_error, note_failures, run_calls
 from ._per_item import check_per_item, resolve_per_item
 from ._vectorized import check_vectorized, run_vectorized
 from .executors import RunOptions, ability, check_target, get_executor, runs_worker_function
@@ -29,25 +30,6 @@ STANDARD_INITS = frozenset({"indices", "items"})
 
 
 _OPTIONS = RunOptions.names()
-
-
-def any_action_failed(results) -> bool:
-    """Whether some item failed (or was not started): the results ``post`` received say so.
-
-    On the results list a parallel action hands to ``post``, the answer is the executor's
-    record of which items raised, so an item that *returned* an exception does not count. On
-    any other list, an exception object in a slot is taken as a failure.
-
-    Examples
-    --------
-    >>> any_action_failed([1, 2, ValueError("bad")])
-    True
-    >>> any_action_failed([1, 2])
-    False
-    """
-    if isinstance(results, Results):
-        return bool(results.failed_positions or results.cancelled_positions)
-    return any(isinstance(result, BaseException) for result in results)
 
 
 def _plain_function(fn):
@@ -81,11 +63,11 @@ class ParallelMethod:
         self.is_coroutine = inspect.iscoroutinefunction(plain)
         if target is None:
             target = "async" if self.is_coroutine else "threads"
-        self.target = self._check_target(check_target(target))
+        self.target = self._check_target(_checked(target))
         # The mpc contract belongs to how the method is written, not to where one call runs:
         # a method declared for a worker-function target returns the worker function, and
         # keeps doing so when a call picks another target (target="for" to debug it, say).
-        self.returns_worker = bind_self and runs_worker_function(self.target)
+        self.returns_worker = bind_self and self.target != AUTO and runs_worker_function(self.target)
         if not bind_self:
             for role, value in (("init", init), ("post", post)):
                 if isinstance(value, str):
@@ -108,7 +90,7 @@ class ParallelMethod:
             )
 
     def _check_target(self, target):
-        if self.is_coroutine and not ability(target, "runs_coroutines"):
+        if self.is_coroutine and target != AUTO and not ability(target, "runs_coroutines"):
             raise TypeError(
                 f"{self.__qualname__} is a coroutine function: it needs a target that runs "
                 f"coroutines, such as 'async' (or 'for', one item at a time), not target={target!r}"
@@ -155,7 +137,7 @@ class ParallelMethod:
         else:
             instance = None
         target = kwargs.pop("target", None)
-        target = self.target if target is None else self._check_target(check_target(target))
+        target = self.target if target is None else self._check_target(_checked(target))
         options = self.options.updated(**{name: kwargs.pop(name) for name in _OPTIONS if name in kwargs})
         args, kwargs, per_item = resolve_per_item(instance, args, kwargs)
         full_kwargs = {**self.extras, **kwargs} if self.extras else kwargs
@@ -169,17 +151,19 @@ class ParallelMethod:
         entries, shape = self._entries(instance, args, full_kwargs)
         if per_item:
             check_per_item(per_item, len(entries), self.__qualname__)
-        executor = get_executor(target)
         if entries:
             fn = self._callable(instance, args, kwargs)
             calls = Calls(entries, shape, args, kwargs, per_item, fail_fast=options.fail_fast)
+            run = functools.partial(
+                _run_on, target, options=options, desc=self.__qualname__, key=self._fn, method=self.bind_self
+            )
             if self.vectorized is None:
-                outcomes = run_calls(executor, fn, calls, options, self.__qualname__)
+                outcomes = run(fn, calls)
             else:
-                run = functools.partial(_run_chunks, executor, options=options, desc=self.__qualname__)
                 outcomes = run_vectorized(run, fn, calls, self.vectorized)
         else:  # nothing to run: not even the worker-function method is called
             outcomes = Outcomes(0)
+        executor = get_executor(explain(self._fn).target if target == AUTO and entries else _concrete(target))
         label = f"{self.__qualname__}, target={executor.name!r}"
         if outcomes.failed:
             note_failures(outcomes, entries, getattr(instance, "indices", None), label)
@@ -244,8 +228,20 @@ class ParallelMethod:
         return worker
 
 
-def _run_chunks(executor, fn, calls, *, options, desc):
-    return run_calls(executor, fn, calls, options, desc)
+def _checked(target):
+    """A target, checked; ``"auto"`` passes (it is chosen per function, see `_auto`)."""
+    return target if target == AUTO else check_target(target)
+
+
+def _concrete(target):
+    return "threads" if target == AUTO else target  # "auto" with nothing run: no choice made
+
+
+def _run_on(target, fn, calls, *, options, desc, key, method):
+    """One fan-out call on ``target``, or on the target chosen for ``key`` when it is "auto"."""
+    if target == AUTO:
+        return run_auto(fn, calls, options, desc, key=key, method=method)[0]
+    return run_calls(get_executor(target), fn, calls, options, desc)
 
 
 def _role(role: str, value) -> str:
@@ -385,7 +381,7 @@ def _decorator(args, example, init, post, target, options, extras, vectorized, *
         name = example[1 : example.index("(")]
         raise TypeError(f"{name} takes keyword arguments only, e.g. {example}")
     if target is not None:
-        check_target(target)
+        _checked(target)
     # settings named like a RunOptions field are options, not extras for init and post
     options = RunOptions(**options, **{name: extras.pop(name) for name in _OPTIONS & set(extras)})
     return functools.partial(
