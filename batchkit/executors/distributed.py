@@ -11,8 +11,9 @@ its chunk's entries going out and its values and failures coming back.
 
 A dask task costs about 1-2 ms of scheduling besides the network, so items go in chunks that
 hold at least `MIN_CHUNK_SECONDS` of work once a function's item time is known (as on mpc,
-from earlier calls); a call runs at most ``n_workers`` tasks at once (by default as many as the
-cluster has threads), feeding a new chunk as each one comes back (dask itself has no such bound).
+from earlier calls), in a count that is a multiple of the workers, so they finish together. A
+call keeps at most ``n_workers`` tasks in flight (by default two per cluster thread: one
+running, one waiting), feeding a new chunk as each one comes back (dask itself has no such bound).
 
 Failures: an item's exception fails that item alone and comes back with its remote traceback
 as ``__cause__``. A worker that dies mid-task makes dask run the task again elsewhere; a task
@@ -42,6 +43,8 @@ MIN_CHUNK_SECONDS = 0.2
 FIRST_CHUNKS_PER_THREAD = 2
 #: at most this many chunks per thread: enough for a fast worker to take over from a slow one
 MAX_CHUNKS_PER_THREAD = 4
+#: tasks in flight per cluster thread when ``n_workers`` is not given: one running, one queued
+QUEUED_PER_THREAD = 2
 #: the worker function and the action's arguments are scattered once when they hold this many
 #: bytes or more, instead of travelling inside every task
 SCATTER_BYTES = 1 << 20
@@ -67,6 +70,25 @@ def dumps_or_none(obj) -> bytes | None:
         return dumps(obj)
     except Exception:  # the caller then finds the culprit item by item
         return None
+
+
+def balanced_chunks(n_chunks: int, window: int, n_items: int) -> int:
+    """``n_chunks`` rounded to the nearest multiple of ``window`` (the tasks run at once).
+
+    Equal chunks in a count that is not a multiple leave all but a few workers idle while the
+    last ones run: 5 chunks on 2 workers take 3 rounds, 6 take 3 rounds of shorter chunks.
+
+    Examples
+    --------
+    >>> balanced_chunks(5, 2, 1000), balanced_chunks(4, 2, 1000), balanced_chunks(3, 8, 1000)
+    (6, 4, 3)
+    >>> balanced_chunks(9, 4, 1000), balanced_chunks(5, 2, 5)
+    (8, 5)
+    """
+    if n_chunks <= window:
+        return n_chunks
+    rounds = int(n_chunks / window + 0.5)
+    return max(1, min(n_items, rounds * window))
 
 
 def _shared_size(fn_blob: bytes, calls: Calls) -> int:
@@ -259,16 +281,19 @@ class DaskExecutor(Executor):
         distributed = import_distributed()
         fn_blob = dump_worker_function(fn)
         client = resolve_client()
-        window = options.n_workers or total_threads(client)
+        threads = total_threads(client)
+        # without n_workers, a second task per thread waits at the scheduler, so that a worker
+        # starts its next chunk without waiting for the caller's round trip (~10 ms)
+        window = options.n_workers or QUEUED_PER_THREAD * threads
         n_chunks = fan_out(
             n_calls,
-            window,
+            options.n_workers or threads,
             self._times.estimate(fn),
-            unknown=window * FIRST_CHUNKS_PER_THREAD,
-            most=window * MAX_CHUNKS_PER_THREAD,
+            unknown=(options.n_workers or threads) * FIRST_CHUNKS_PER_THREAD,
+            most=(options.n_workers or threads) * MAX_CHUNKS_PER_THREAD,
             min_seconds=MIN_CHUNK_SECONDS,
         )
-        bounds = chunk_bounds(n_calls, n_chunks)
+        bounds = chunk_bounds(n_calls, balanced_chunks(n_chunks, options.n_workers or threads, n_calls))
         call = _Call(client, distributed, calls, outcomes, options.timeout, window)
         call.share(fn_blob, len(bounds))
         call.run(bounds, options.fail_fast)
