@@ -1,4 +1,4 @@
-"""The order of batches over ``n`` items: `IterationPlan`, and the state behind ``next_batch``.
+"""The order of batches over ``n`` items: `IterationPlan`, and the checks of iteration arguments.
 
 One plan serves every consumer (`DatasetIndex`, `Dataset` and the pipeline), so they all cut
 epochs the same way.
@@ -12,7 +12,7 @@ import numbers
 
 import numpy as np
 
-from .rng import make_rng
+from .rng import order_source
 
 __all__ = ["IterationPlan", "keyword_only_after_batch_size"]
 
@@ -37,9 +37,32 @@ def _check_count(name: str, value):
     return int(value)
 
 
+def _check_batch_size(n_items, batch_size) -> None:
+    if not _is_int(n_items) or n_items < 1:
+        raise ValueError(f"an iteration needs at least one item (got n_items={n_items!r})")
+    if not _is_int(batch_size):
+        raise TypeError(f"batch_size must be an int (got {type(batch_size).__name__} {batch_size!r})")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1 (got {batch_size})")
+    if batch_size > n_items:
+        raise ValueError(
+            f"batch_size {batch_size} is larger than the index ({n_items} items); "
+            f"pass batch_size <= {n_items}"
+        )
+
+
+def _check_limits(n_iters, n_epochs):
+    """``(n_iters, n_epochs)`` checked: each None, an int >= 0 or math.inf, and not both given."""
+    n_iters = _check_count("n_iters", n_iters)
+    n_epochs = _check_count("n_epochs", n_epochs)
+    if n_iters is not None and n_epochs is not None:
+        raise ValueError(f"pass n_iters or n_epochs, not both (got n_iters={n_iters}, n_epochs={n_epochs})")
+    return n_iters, n_epochs
+
+
 def _is_shuffled(shuffle) -> bool:
-    """Whether ``shuffle`` asks for random order: False and None keep the order."""
-    return not (shuffle is None or (isinstance(shuffle, (bool, np.bool_)) and not shuffle))
+    """Whether ``shuffle`` asks for random order: only False keeps it (None is random, as in batchflow)."""
+    return not (isinstance(shuffle, (bool, np.bool_)) and not shuffle)
 
 
 def keyword_only_after_batch_size(method):
@@ -96,9 +119,10 @@ class IterationPlan:
     batch_size : int
         Items per batch, ``1 <= batch_size <= n_items``. The arguments after it are keyword-only.
     shuffle : bool, None, int, numpy.random.SeedSequence, numpy.random.Generator or numpy.random.RandomState
-        ``False`` or ``None`` keep the index order in every epoch. Anything else draws a new
-        permutation at the start of each epoch from ``make_rng(shuffle)``: ``True`` from fresh
-        entropy; an int or a ``SeedSequence`` reproducibly (the whole sequence of batches is the
+        ``False`` keeps the index order in every epoch. Anything else draws a new
+        permutation at the start of each epoch from `order_source` (``make_rng(shuffle)``, or a
+        ``RandomState`` itself) and applies it to the last epoch's order: ``True`` or ``None`` from
+        fresh entropy; an int or a ``SeedSequence`` reproducibly (the whole sequence of batches is the
         same run to run, and again after `reset`); a ``Generator`` or ``RandomState`` is drawn
         from as is (so `reset` does not rewind it).
     n_iters : int or math.inf, optional
@@ -142,23 +166,8 @@ class IterationPlan:
     """
 
     def __init__(self, n_items, batch_size, *, shuffle=False, n_iters=None, n_epochs=None, drop_last=False):
-        if not _is_int(n_items) or n_items < 1:
-            raise ValueError(f"an iteration plan needs at least one item (got n_items={n_items!r})")
-        if not _is_int(batch_size):
-            raise TypeError(f"batch_size must be an int (got {type(batch_size).__name__} {batch_size!r})")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1 (got {batch_size})")
-        if batch_size > n_items:
-            raise ValueError(
-                f"batch_size {batch_size} is larger than the index ({n_items} items); "
-                f"pass batch_size <= {n_items}"
-            )
-        n_iters = _check_count("n_iters", n_iters)
-        n_epochs = _check_count("n_epochs", n_epochs)
-        if n_iters is not None and n_epochs is not None:
-            raise ValueError(
-                f"pass n_iters or n_epochs, not both (got n_iters={n_iters}, n_epochs={n_epochs})"
-            )
+        _check_batch_size(n_items, batch_size)
+        n_iters, n_epochs = _check_limits(n_iters, n_epochs)
         if n_iters is None and n_epochs is None:
             n_epochs = 1  # one pass, deliberately: an endless run must be asked for (math.inf)
         self.n_items = int(n_items)
@@ -189,7 +198,7 @@ class IterationPlan:
 
     def reset(self) -> None:
         """Start over: from the first batch, with the generator made afresh from ``shuffle``."""
-        self._rng = make_rng(self.shuffle) if _is_shuffled(self.shuffle) else None
+        self._rng = order_source(self.shuffle) if _is_shuffled(self.shuffle) else None
         # With n_iters, epochs follow one another until the batches are counted out.
         self._epoch_limit = math.inf if self.n_epochs is None else self.n_epochs
         self.iteration = 0
@@ -205,7 +214,10 @@ class IterationPlan:
         if self._rng is None:
             self._order = np.arange(self.n_items)
         else:
-            self._order = self._rng.permutation(self.n_items)
+            # Each epoch permutes the last one's order (the first permutes 0..n-1), as batchflow
+            # does, so a Generator or RandomState gives batchflow's orders epoch after epoch.
+            last = self._order if len(self._order) else np.arange(self.n_items)
+            self._order = last[self._rng.permutation(self.n_items)]
         self._cursor = 0
         self._epochs_started += 1
         return True
@@ -249,41 +261,6 @@ class IterationPlan:
             f"n_iters={self.n_iters}, n_epochs={self.n_epochs}, drop_last={self.drop_last}; "
             f"iteration {self.iteration} of {self.n_batches})"
         )
-
-
-def _same_arg(a, b) -> bool:
-    """Whether two iteration arguments are the same (``True`` is not ``1``; objects by identity)."""
-    if a is b:
-        return True
-    if isinstance(a, (bool, np.bool_)) or isinstance(b, (bool, np.bool_)):
-        return False
-    if _is_int(a) and _is_int(b):
-        return int(a) == int(b)
-    if isinstance(a, float) and isinstance(b, float):
-        return a == b
-    return False
-
-
-class _BatchCursor:
-    """The state behind ``next_batch``: a plan, restarted whenever the arguments change."""
-
-    _ARGS = ("batch_size", "shuffle", "n_iters", "n_epochs", "drop_last")
-
-    def __init__(self):
-        self.plan = None
-        self._args = None
-
-    def next_positions(self, n_items, **arguments) -> np.ndarray:
-        args = tuple(arguments[name] for name in self._ARGS)
-        if self.plan is None or not all(map(_same_arg, self._args, args)):
-            batch_size, *options = args
-            self.plan = IterationPlan(n_items, batch_size, **dict(zip(self._ARGS[1:], options, strict=True)))
-            self._args = args
-        return next(self.plan)
-
-    def reset(self) -> None:
-        self.plan = None
-        self._args = None
 
 
 def _check_reset_what(what) -> None:

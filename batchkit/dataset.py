@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import copy as copying
+import math
 from collections.abc import Mapping
 
 import numpy as np
 
-from ._iteration import (
-    IterationPlan,
-    _BatchCursor,
-    _check_reset_what,
-    _is_shuffled,
-    keyword_only_after_batch_size,
-)
+from ._iteration import IterationPlan, _check_reset_what, keyword_only_after_batch_size
+from ._stream import BatchStream
 from .batch import Batch
-from .index import DatasetIndex
-from .rng import make_rng
+from .index import DatasetIndex, ValuesNotFoundError
 
 __all__ = ["Dataset"]
+
+
+def _cv_names(holder) -> list[str]:
+    """The names of the ``cvN`` folds set on ``holder`` by `Dataset.cv_split`."""
+    return [name for name in vars(holder) if name.startswith("cv") and name[2:].isdigit()]
 
 
 def _is_pandas(data) -> bool:
@@ -134,14 +134,14 @@ class Dataset:
     def __init__(self, index, batch_class=Batch, preloaded=None, copy=False, **attrs):
         if not (isinstance(batch_class, type) and issubclass(batch_class, Batch)):
             raise TypeError(f"batch_class must be Batch or a subclass of it (got {batch_class!r})")
-        self.index = index if isinstance(index, DatasetIndex) else DatasetIndex(index)
+        self.index = self.build_index(index)
         _check_preloaded(preloaded, len(self.index))
         self.batch_class = batch_class
         self.preloaded = preloaded
         self.copy = copy
         # preloaded rows follow this index's positions: subsets keep it to find their rows.
         self._data_index = self.index
-        self._cursor = _BatchCursor()
+        self._stream = BatchStream()
         self.train = self.test = self.validation = None
         for name, value in attrs.items():
             if hasattr(type(self), name):
@@ -149,6 +149,20 @@ class Dataset:
             setattr(self, name, value)
 
     # -- the index --------------------------------------------------------------------------------
+
+    @staticmethod
+    def build_index(index) -> DatasetIndex:
+        """A `DatasetIndex` from an int, a sequence or a callable; an index is returned as is.
+
+        Examples
+        --------
+        >>> Dataset.build_index(3).indices.tolist(), Dataset.build_index(lambda: [7, 8]).indices.tolist()
+        ([0, 1, 2], [7, 8])
+        >>> index = DatasetIndex(4)
+        >>> Dataset.build_index(index) is index
+        True
+        """
+        return index if isinstance(index, DatasetIndex) else DatasetIndex(index)
 
     @property
     def indices(self) -> np.ndarray:
@@ -206,17 +220,30 @@ class Dataset:
         return self.batch_class(batch_index, dataset=self, preloaded=crop, **kwargs)
 
     @keyword_only_after_batch_size
-    def gen_batch(self, batch_size, *, shuffle=False, n_iters=None, n_epochs=None, drop_last=False, **kwargs):
+    def gen_batch(
+        self,
+        batch_size,
+        *,
+        shuffle=False,
+        n_iters=DatasetIndex._NOT_GIVEN,
+        n_epochs=DatasetIndex._NOT_GIVEN,
+        drop_last=False,
+        **kwargs,
+    ):
         """Yield batches in the order of an `IterationPlan`.
 
         Parameters
         ----------
         batch_size, shuffle, n_iters, n_epochs, drop_last
-            As for `IterationPlan`; with neither ``n_iters`` nor
-            ``n_epochs``, one epoch. Every argument after ``batch_size`` is keyword-only.
+            As for `DatasetIndex.gen_batch`: with neither ``n_iters`` nor ``n_epochs``, batches
+            never stop. Every argument after ``batch_size`` is keyword-only.
         **kwargs
             Passed on to `create_batch`.
         """
+        if n_iters is DatasetIndex._NOT_GIVEN and n_epochs is DatasetIndex._NOT_GIVEN:
+            n_iters, n_epochs = math.inf, None
+        n_iters = None if n_iters is DatasetIndex._NOT_GIVEN else n_iters
+        n_epochs = None if n_epochs is DatasetIndex._NOT_GIVEN else n_epochs
         plan = IterationPlan(
             len(self), batch_size, shuffle=shuffle, n_iters=n_iters, n_epochs=n_epochs, drop_last=drop_last
         )
@@ -227,30 +254,27 @@ class Dataset:
     def next_batch(
         self, batch_size, *, shuffle=False, n_iters=None, n_epochs=None, drop_last=False, **kwargs
     ):
-        """The next batch of the dataset's running iteration (arguments as for `gen_batch`).
+        """The next batch of the dataset's running stream (as `DatasetIndex.next_batch`).
 
-        A call whose iteration arguments differ from the running ones starts a new iteration with
-        them; `reset` starts over. ``kwargs`` go to `create_batch` on every call.
+        Successive calls form one stream until ``reset("iter")``, each with its own
+        ``batch_size``, ``shuffle`` and limits; with neither limit, batches never stop.
+        ``kwargs`` go to `create_batch` on every call. The dataset's stream is its own, not its
+        index's.
 
         Raises
         ------
         StopIteration
-            The iteration is done.
+            The call's limit is reached (until `reset`).
         """
-        positions = self._cursor.next_positions(
-            len(self),
-            batch_size=batch_size,
-            shuffle=shuffle,
-            n_iters=n_iters,
-            n_epochs=n_epochs,
-            drop_last=drop_last,
+        positions = self._stream.next_positions(
+            len(self), batch_size, shuffle=shuffle, n_iters=n_iters, n_epochs=n_epochs, drop_last=drop_last
         )
         return self.create_batch(positions, pos=True, **kwargs)
 
     def reset(self, what="iter") -> None:
         """Forget the running `next_batch` iteration (``what``: ``'iter'`` or ``'all'``)."""
         _check_reset_what(what)
-        self._cursor.reset()
+        self._stream.reset()
 
     # -- subsets --------------------------------------------------------------------------------------
 
@@ -261,17 +285,32 @@ class Dataset:
         ----------
         index : DatasetIndex or values
             The subset's items; every value must be in this dataset.
+
+        Raises
+        ------
+        ValuesNotFoundError
+            Some values are not in the dataset (an `IndexError`, as in batchflow, and a
+            `KeyError`); the message names them.
+
+        Examples
+        --------
+        >>> ds = Dataset([10, 20, 30])
+        >>> ds.create_subset([30, 10]).indices.tolist()
+        [30, 10]
         """
-        if isinstance(index, DatasetIndex):
-            self.index.get_pos(index.indices)  # KeyError for a value not in the dataset
-        else:
+        if not isinstance(index, DatasetIndex):
             index = self.index.create_subset(index)
-            self.index.get_pos(index.indices)
+        missing = [value for value in index.indices.tolist() if value not in self.index]
+        if missing:
+            shown = missing[:5] + (["..."] if len(missing) > 5 else [])
+            raise ValuesNotFoundError(
+                f"'index' must hold values of this dataset (got {len(missing)} that are not: {shown})"
+            )
         subset = copying.copy(self)
         subset.index = index
-        subset._cursor = _BatchCursor()
+        subset._stream = BatchStream()
         subset.train = subset.test = subset.validation = None
-        for name in [name for name in vars(subset) if name.startswith("cv") and name[2:].isdigit()]:
+        for name in _cv_names(subset):
             delattr(subset, name)
         return subset
 
@@ -309,10 +348,14 @@ class Dataset:
         )
 
     def cv_split(self, method="kfold", n_splits=5, shuffle=False) -> None:
-        """Set ``cv0``, ..., ``cv{n_splits-1}``: subsets with ``train`` and ``test`` parts for k-fold CV.
+        """K-fold cross-validation parts, set as ``cv0``, ..., ``cv{n_splits-1}``, as batchflow sets them.
 
-        Each ``cv{i}`` holds all the items; its ``test`` is fold ``i`` and its ``train`` the
-        other folds. Folds differ in size by at most one item (the first ones are larger).
+        Each ``cv{i}`` is a dataset of all the items; its ``test`` is fold ``i`` and its ``train``
+        the other folds, in the (shuffled) order. Folds differ in size by at most one item (the
+        first ones are larger). ``dataset.train`` and ``dataset.test`` become datasets of all the
+        items whose ``cv{i}`` are the folds' parts (``dataset.train.cv1 is dataset.cv1.train``).
+        A re-split with fewer folds removes the stale ``cv{i}``. ``n_splits`` is kept as an
+        attribute; `cv` returns a fold.
 
         Parameters
         ----------
@@ -320,8 +363,8 @@ class Dataset:
             Only ``'kfold'``.
         n_splits : int
             The number of folds, ``2 <= n_splits <= len(self)``.
-        shuffle : bool, int, SeedSequence, Generator or RandomState
-            Permute the items before cutting folds (as in ``split``).
+        shuffle : bool, None, int, SeedSequence, Generator or RandomState
+            Permute the items before cutting folds (as in `DatasetIndex.shuffle`).
 
         Examples
         --------
@@ -329,21 +372,45 @@ class Dataset:
         >>> ds.cv_split(n_splits=3)
         >>> ds.cv0.test.indices.tolist(), ds.cv2.train.indices.tolist()
         ([0, 1, 2, 3], [0, 1, 2, 3, 4, 5, 6])
+        >>> ds.train.cv1 is ds.cv(1).train
+        True
         """
         if method != "kfold":
-            raise ValueError(f"cv_split method {method!r} is not supported; use 'kfold'")
+            raise ValueError(f"'method' must be 'kfold' (got {method!r})")
         n = len(self)
         if not isinstance(n_splits, (int, np.integer)) or not 2 <= n_splits <= n:
-            raise ValueError(f"n_splits must be an int from 2 to {n} (the number of items); got {n_splits!r}")
-        order = make_rng(shuffle).permutation(n) if _is_shuffled(shuffle) else np.arange(n)
-        folds = np.array_split(order, int(n_splits))
+            raise ValueError(
+                f"'n_splits' must be an int from 2 to {n} (the number of items) (got {n_splits!r})"
+            )
+        folds = np.array_split(self.index.shuffle(shuffle), int(n_splits))
+        for holder in (self, self.train, self.test):
+            for name in _cv_names(holder) if holder is not None else ():
+                delattr(holder, name)
+        self.train, self.test = self.create_subset(self.index), self.create_subset(self.index)
         for i, fold in enumerate(folds):
-            fold_set = self.create_subset(self.index.create_batch(order))
             rest = np.concatenate([f for j, f in enumerate(folds) if j != i])
+            fold_set = self.create_subset(self.index)
             fold_set.train = self.create_subset(self.index.create_batch(rest))
             fold_set.test = self.create_subset(self.index.create_batch(fold))
             setattr(self, f"cv{i}", fold_set)
+            setattr(self.train, f"cv{i}", fold_set.train)
+            setattr(self.test, f"cv{i}", fold_set.test)
         self.n_splits = int(n_splits)
+
+    def cv(self, n: int):
+        """Fold ``n`` of the last `cv_split` (``dataset.cv(1)`` is ``dataset.cv1``).
+
+        Raises
+        ------
+        AttributeError
+            There is no such fold.
+        """
+        try:
+            return getattr(self, f"cv{int(n)}")
+        except AttributeError:
+            last = getattr(self, "n_splits", 0) - 1
+            message = f"'n' must be a fold of the last cv_split, 0 to {last} (got {n!r})"
+            raise AttributeError(message) from None
 
     # -- pipelines ------------------------------------------------------------------------------------
 

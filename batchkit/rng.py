@@ -1,4 +1,8 @@
-"""Random generators: one way to turn a seed of any usual kind into a ``numpy.random.Generator``."""
+"""Random generators: one way to turn a seed of any usual kind into a ``numpy.random.Generator``.
+
+The bit generator is SFC64, batchflow's: the same int seed gives the same shuffles and splits
+in both libraries.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["make_rng", "spawn_rngs"]
+__all__ = ["make_rng", "order_source", "spawn_rngs"]
 
 # Entropy words drawn from a legacy RandomState to seed a Generator from it.
 _ENTROPY_WORDS = 4
@@ -19,14 +23,19 @@ def _check_int_seed(seed) -> int:
     return seed
 
 
-def make_rng(seed=None) -> np.random.Generator:
-    """A ``numpy.random.Generator`` made from ``seed``.
+def _sfc64(seed=None) -> np.random.Generator:
+    return np.random.Generator(np.random.SFC64(seed))
+
+
+def make_rng(seed=None) -> np.random.Generator | None:
+    """A ``numpy.random.Generator`` (on the SFC64 bit generator) made from ``seed``.
 
     Parameters
     ----------
     seed : None, True, int, numpy.random.SeedSequence, numpy.random.Generator, numpy.random.BitGenerator \
 or numpy.random.RandomState
         - ``None`` or ``True``: a generator seeded from fresh OS entropy.
+        - ``False``: no randomness: ``None`` is returned (as in batchflow).
         - a non-negative int or a ``SeedSequence``: a generator seeded from it (the same stream every run).
         - a ``Generator``: returned as is, so draws advance the caller's generator.
         - a ``BitGenerator``: wrapped in a ``Generator`` that shares its state.
@@ -36,12 +45,12 @@ or numpy.random.RandomState
 
     Returns
     -------
-    numpy.random.Generator
+    numpy.random.Generator or None
 
     Raises
     ------
     TypeError
-        ``seed`` is of another type (``False`` included: it means "no randomness", not a seed).
+        ``seed`` is of another type.
     ValueError
         ``seed`` is a negative int.
 
@@ -53,29 +62,46 @@ or numpy.random.RandomState
     >>> g = make_rng(0)
     >>> make_rng(g) is g
     True
+    >>> make_rng(42).permutation(10).tolist()  # batchflow's make_rng(42) gives the same
+    [8, 9, 1, 3, 6, 4, 5, 0, 7, 2]
     """
     if seed is None:
-        return np.random.default_rng()
+        return _sfc64()
     if isinstance(seed, np.random.Generator):
         return seed
     if isinstance(seed, (bool, np.bool_)):
-        if seed:
-            return np.random.default_rng()
-        raise TypeError(
-            "make_rng(False): False means no randomness and has no generator; "
-            "pass None or True for fresh entropy, or an int seed"
-        )
+        return _sfc64() if seed else None
     if isinstance(seed, numbers.Integral):
-        return np.random.default_rng(_check_int_seed(seed))
-    if isinstance(seed, (np.random.SeedSequence, np.random.BitGenerator)):
-        return np.random.default_rng(seed)
+        return _sfc64(_check_int_seed(seed))
+    if isinstance(seed, np.random.SeedSequence):
+        return _sfc64(seed)
+    if isinstance(seed, np.random.BitGenerator):
+        return np.random.Generator(seed)
     if isinstance(seed, np.random.RandomState):
         words = seed.randint(0, 2**32, size=_ENTROPY_WORDS, dtype=np.uint64)
-        return np.random.default_rng(np.random.SeedSequence([int(w) for w in words]))
+        return _sfc64(np.random.SeedSequence([int(w) for w in words]))
     raise TypeError(
         f"cannot make a random generator from a {type(seed).__name__} ({seed!r}); pass None, True, "
         "an int, a numpy SeedSequence, a Generator, a BitGenerator or a RandomState"
     )
+
+
+def order_source(shuffle):
+    """What draws the permutations of a shuffle: ``make_rng(shuffle)``, or a ``RandomState`` itself.
+
+    A ``RandomState`` permutes with its own stream (not a Generator seeded from it), so that a
+    seeded ``RandomState`` gives batchflow's orders.
+
+    Examples
+    --------
+    >>> order_source(np.random.RandomState(42)).permutation(5).tolist()
+    [1, 4, 2, 0, 3]
+    >>> order_source(42).permutation(5).tolist()
+    [4, 1, 0, 3, 2]
+    """
+    if isinstance(shuffle, np.random.RandomState):
+        return shuffle
+    return make_rng(shuffle)
 
 
 def spawn_rngs(seed, n: int) -> list[np.random.Generator]:
@@ -113,6 +139,9 @@ def spawn_rngs(seed, n: int) -> list[np.random.Generator]:
         sequence = np.random.SeedSequence(_check_int_seed(seed))
     else:
         # Generators, bit generators and RandomStates: draw entropy from them (make_rng checks the type).
-        words = make_rng(seed).integers(0, 2**32, size=_ENTROPY_WORDS, dtype=np.uint64)
+        rng = make_rng(seed)
+        if rng is None:
+            raise TypeError("spawn_rngs(False): False means no randomness; pass None, True or a seed")
+        words = rng.integers(0, 2**32, size=_ENTROPY_WORDS, dtype=np.uint64)
         sequence = np.random.SeedSequence([int(w) for w in words])
-    return [np.random.default_rng(child) for child in sequence.spawn(int(n))]
+    return [_sfc64(child) for child in sequence.spawn(int(n))]

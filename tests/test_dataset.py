@@ -306,7 +306,7 @@ def test_gen_batch_drop_last_and_n_iters():
 
 def test_gen_batch_passes_kwargs():
     """Extra ``gen_batch`` keyword arguments reach every batch."""
-    assert {b.tag for b in Dataset(4).gen_batch(2, tag="t")} == {"t"}
+    assert {b.tag for b in Dataset(4).gen_batch(2, n_epochs=1, tag="t")} == {"t"}
 
 
 def test_gen_batch_seeded_is_reproducible():
@@ -325,20 +325,32 @@ def test_gen_batch_errors():
 
 
 def test_next_batch_keeps_state_and_stops():
-    """``next_batch`` goes on between calls and raises StopIteration at the end."""
+    """``next_batch`` goes on between calls and raises StopIteration at the end of its epochs."""
     ds = Dataset(VALUES, Single, preloaded=images())
-    batches = [ds.next_batch(4) for _ in range(3)]
+    batches = [ds.next_batch(4, n_epochs=1) for _ in range(3)]
     assert [b.indices.tolist()[0] for b in batches] == [100, 104, 108]
     assert batches[2].images[:, 0, 0].tolist() == [8, 9]
     with pytest.raises(StopIteration):
-        ds.next_batch(4)
+        ds.next_batch(4, n_epochs=1)
 
 
-def test_next_batch_honours_new_arguments():
-    """A later call with other arguments restarts with them."""
+def test_next_batch_new_batch_size_goes_on_with_the_stream():
+    """A later call with another batch size takes it from the running stream."""
     ds = Dataset(6)
     ds.next_batch(2)
-    assert ds.next_batch(3).indices.tolist() == [0, 1, 2]
+    assert ds.next_batch(3).indices.tolist() == [2, 3, 4]
+
+
+def test_next_batch_without_limits_never_stops():
+    """Without n_epochs and n_iters, ``next_batch`` cycles the epochs."""
+    ds = Dataset(3)
+    assert [ds.next_batch(2).indices.tolist() for _ in range(3)] == [[0, 1], [2, 0], [1, 2]]
+
+
+def test_gen_batch_without_limits_never_stops():
+    """``Dataset.gen_batch`` without limits goes on past the first epoch."""
+    batches = Dataset(3).gen_batch(2)
+    assert [next(batches).indices.tolist() for _ in range(3)] == [[0, 1], [2, 0], [1, 2]]
 
 
 def test_reset_restarts():
@@ -382,13 +394,19 @@ def test_create_subset_shares_data_and_finds_rows():
     subset = ds.create_subset([108, 102])
     assert type(subset) is Dataset and subset.batch_class is Pairs and subset.note == "n"
     assert subset.preloaded is ds.preloaded
-    assert [b.labels.tolist() for b in subset.gen_batch(1)] == [[80], [20]]
+    assert [b.labels.tolist() for b in subset.gen_batch(1, n_epochs=1)] == [[80], [20]]
 
 
-def test_create_subset_unknown_value_raises():
-    """A subset with a value not in the dataset raises KeyError."""
-    with pytest.raises(KeyError, match="5"):
-        Dataset(VALUES).create_subset([5])
+def test_create_subset_unknown_value_raises_index_error():
+    """A subset with a value not in the dataset raises IndexError (batchflow's), naming the value."""
+    with pytest.raises(IndexError, match=r"not: \[5\]"):
+        Dataset(VALUES).create_subset([5, 101])
+
+
+def test_create_subset_error_is_also_a_key_error():
+    """The error is also a KeyError, for callers that catch that."""
+    with pytest.raises(KeyError):
+        Dataset(VALUES).create_subset(DatasetIndex([5]))
 
 
 def test_split_gives_datasets():
@@ -397,7 +415,7 @@ def test_split_gives_datasets():
     ds.split(0.7)
     assert isinstance(ds.train, Dataset) and isinstance(ds.test, Dataset)
     assert (len(ds.train), len(ds.test), ds.validation) == (7, 3, None)
-    assert ds.test.indices.tolist() == [107, 108, 109]
+    assert ds.test.indices.tolist() == [100, 101, 102]
 
 
 def test_split_parts_share_preloaded_and_crop_right():
@@ -422,7 +440,7 @@ def test_split_parts_iterate_independently():
     ds = Dataset(10)
     ds.split(0.5)
     ds.next_batch(2)
-    assert ds.train.next_batch(2).indices.tolist() == [0, 1]
+    assert ds.train.next_batch(2).indices.tolist() == [5, 6]
 
 
 def test_cv_split_folds_partition_items():

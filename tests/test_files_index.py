@@ -92,17 +92,33 @@ def test_dirs_lists_directories(tree):
     assert dirs.dirs is True
 
 
-def test_no_match_raises_naming_pattern(tree):
-    """A pattern that matches nothing raises ValueError naming it."""
+def test_no_match_warns_and_gives_an_empty_index(tree):
+    """A pattern that matches nothing warns (batchflow's message) and gives an empty index."""
     pattern = str(tree / "*.jpg")
-    with pytest.raises(ValueError, match=r"\*\.jpg"):
-        FilesIndex(path=pattern)
+    with pytest.warns(UserWarning, match=r"No items to index in .*\*\.jpg"):
+        files = FilesIndex(path=pattern)
+    assert len(files) == 0
+    assert files.index.tolist() == []
 
 
-def test_dirs_pattern_matching_only_files_raises(tree):
-    """With ``dirs=True`` a pattern matching only files raises ValueError."""
-    with pytest.raises(ValueError, match="no directories"):
-        FilesIndex(path=str(tree / "*.png"), dirs=True)
+def test_one_empty_pattern_among_others_warns_and_keeps_the_rest(tree):
+    """Of a list of patterns, one matching nothing warns; the others' files are indexed."""
+    with pytest.warns(UserWarning, match=r"\*\.jpg"):
+        files = FilesIndex(path=[str(tree / "*.png"), str(tree / "*.jpg")], sort=True)
+    assert len(files) > 0
+    assert all(name.endswith(".png") for name in files.indices.tolist())
+
+
+def test_empty_path_list_raises():
+    """``path=[]`` raises ValueError."""
+    with pytest.raises(ValueError, match="at least one glob pattern"):
+        FilesIndex(path=[])
+
+
+def test_dirs_pattern_matching_only_files_gives_an_empty_index(tree):
+    """With ``dirs=True`` a pattern matching only files warns and gives an empty index."""
+    with pytest.warns(UserWarning, match="No items to index"):
+        assert len(FilesIndex(path=str(tree / "*.png"), dirs=True)) == 0
 
 
 def test_collision_raises_naming_both_paths(tmp_path):
@@ -154,7 +170,7 @@ def test_subset_with_unknown_key_raises(tree):
 def test_batches_keep_paths(tree):
     """Batches from ``gen_batch`` and ``next_batch`` are FilesIndex objects with their paths."""
     files = FilesIndex(path=str(tree / "*.png"), no_ext=True, sort=True)
-    batches = list(files.gen_batch(2))
+    batches = list(files.gen_batch(2, n_epochs=1))
     assert all(type(b) is FilesIndex for b in batches)
     assert batches[1].get_fullpath("c") == str(tree / "c.png")
     assert files.next_batch(2).get_fullpath("b") == str(tree / "b.png")
@@ -163,9 +179,10 @@ def test_batches_keep_paths(tree):
 def test_split_parts_keep_paths(tree):
     """Split parts keep paths and ``dirs``."""
     files = FilesIndex(path=str(tree / "*"), dirs=True, sort=True)
-    files.split(0.5)
-    assert files.train.get_fullpath("x") == str(tree / "x")
-    assert files.test.dirs is True
+    files.split(0.5)  # batchflow's order: test ["x"] first, then train ["y"]
+    assert files.test.get_fullpath("x") == str(tree / "x")
+    assert files.train.get_fullpath("y") == str(tree / "y")
+    assert files.train.dirs is True
 
 
 def test_from_values_and_paths(tree):

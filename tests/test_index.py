@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from batchkit.index import DatasetIndex, IterationPlan
+from batchkit.rng import make_rng
 
 
 def values_of(batches):
@@ -215,11 +216,11 @@ def test_create_batch_from_index():
 
 
 def test_split_float_share():
-    """A float share gives train and test parts in order, and no validation part."""
+    """A float share gives test first, then train (batchflow's order), and no validation part."""
     index = DatasetIndex(10)
     index.split(0.8)
-    assert index.train.indices.tolist() == list(range(8))
-    assert index.test.indices.tolist() == [8, 9]
+    assert index.train.indices.tolist() == list(range(2, 10))
+    assert index.test.indices.tolist() == [0, 1]
     assert index.validation is None
 
 
@@ -237,15 +238,15 @@ def test_split_three_shares():
     assert [len(index.train), len(index.test), len(index.validation)] == [5, 3, 2]
 
 
-def test_split_shares_under_one_leave_items_out():
-    """Shares summing to less than 1 leave the remaining items out."""
+def test_split_shares_under_one_give_the_rest_to_validation():
+    """Two shares summing to less than 1 give the remaining items to validation (none left out)."""
     index = DatasetIndex(10)
     index.split([0.5, 0.2])
-    assert (len(index.train), len(index.test), index.validation) == (5, 2, None)
+    assert (len(index.train), len(index.test), len(index.validation)) == (5, 2, 3)
 
 
-def test_split_rounds_half_up():
-    """Part boundaries are rounded half up: 0.5 of 5 items gives 3 train items."""
+def test_split_test_count_rounds_half_to_even():
+    """The test count is rounded (2.5 -> 2): 0.5 of 5 items gives 3 train items."""
     index = DatasetIndex(5)
     index.split(0.5)
     assert (len(index.train), len(index.test)) == (3, 2)
@@ -356,11 +357,24 @@ def test_n_iters_with_drop_last():
     assert values_of(DatasetIndex(4).gen_batch(3, n_iters=3, drop_last=True)) == [[0, 1, 2]] * 3
 
 
-def test_neither_limit_gives_one_epoch_without_warning():
-    """Without n_iters and n_epochs, one epoch, and no warning."""
+def test_neither_limit_never_stops():
+    """Without n_iters and n_epochs, batches go on epoch after epoch (batchflow), with no warning."""
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert values_of(DatasetIndex(5).gen_batch(2)) == [[0, 1], [2, 3], [4]]
+        batches = DatasetIndex(5).gen_batch(2)
+        assert [next(batches).indices.tolist() for _ in range(6)] == [
+            [0, 1],
+            [2, 3],
+            [4, 0],
+            [1, 2],
+            [3, 4],
+            [0, 1],
+        ]
+
+
+def test_explicit_none_limits_give_one_epoch():
+    """``n_epochs=None, n_iters=None`` passed by name is one epoch (what a pipeline run asks for)."""
+    assert values_of(DatasetIndex(5).gen_batch(2, n_epochs=None, n_iters=None)) == [[0, 1], [2, 3], [4]]
 
 
 def test_exact_fit_has_no_short_batch():
@@ -374,14 +388,14 @@ def test_batches_are_indices_of_values():
     class MyIndex(DatasetIndex):
         pass
 
-    batches = list(MyIndex(["a", "b", "c"]).gen_batch(2))
+    batches = list(MyIndex(["a", "b", "c"]).gen_batch(2, n_epochs=1))
     assert all(type(b) is MyIndex for b in batches)
     assert values_of(batches) == [["a", "b"], ["c"]]
 
 
 def test_non_arange_values():
     """Index values 100..109 come out as values, in order."""
-    batches = values_of(DatasetIndex(np.arange(100, 110)).gen_batch(4))
+    batches = values_of(DatasetIndex(np.arange(100, 110)).gen_batch(4, n_epochs=1))
     assert batches == [[100, 101, 102, 103], [104, 105, 106, 107], [108, 109]]
 
 
@@ -447,11 +461,17 @@ def test_errors_raise_when_gen_batch_starts():
 # -- iteration: shuffling ----------------------------------------------------------------------------------
 
 
-def test_shuffle_false_and_none_keep_order():
-    """``shuffle=False`` and ``shuffle=None`` keep the index order in every epoch."""
+def test_shuffle_false_keeps_order():
+    """``shuffle=False`` keeps the index order in every epoch."""
     expected = [[0, 1, 2], [3, 4, 5]] * 2
     assert values_of(DatasetIndex(6).gen_batch(3, shuffle=False, n_epochs=2)) == expected
-    assert values_of(DatasetIndex(6).gen_batch(3, shuffle=None, n_epochs=2)) == expected
+
+
+def test_shuffle_none_shuffles():
+    """``shuffle=None`` draws random orders, as in batchflow."""
+    batches = [values_of(DatasetIndex(50).gen_batch(50, shuffle=None, n_epochs=1))[0] for _ in range(2)]
+    assert batches[0] != batches[1]
+    assert sorted(batches[0]) == list(range(50))
 
 
 def test_shuffle_seed_is_reproducible():
@@ -473,17 +493,21 @@ def test_shuffle_reshuffles_each_epoch():
 def test_shuffle_true_differs_run_to_run():
     """``shuffle=True`` draws fresh orders each run."""
     index = DatasetIndex(50)
-    assert values_of(index.gen_batch(50, shuffle=True)) != values_of(index.gen_batch(50, shuffle=True))
+    assert values_of(index.gen_batch(50, shuffle=True, n_epochs=1)) != values_of(
+        index.gen_batch(50, shuffle=True, n_epochs=1)
+    )
 
 
 def test_shuffle_generator_is_drawn_from():
     """A Generator is used as is: equal seeds give equal runs, and it advances."""
     index = DatasetIndex(20)
-    a = values_of(index.gen_batch(5, shuffle=np.random.default_rng(4)))
-    b = values_of(index.gen_batch(5, shuffle=np.random.default_rng(4)))
+    a = values_of(index.gen_batch(5, shuffle=np.random.default_rng(4), n_epochs=1))
+    b = values_of(index.gen_batch(5, shuffle=np.random.default_rng(4), n_epochs=1))
     assert a == b
     shared = np.random.default_rng(4)
-    assert values_of(index.gen_batch(5, shuffle=shared)) != values_of(index.gen_batch(5, shuffle=shared))
+    assert values_of(index.gen_batch(5, shuffle=shared, n_epochs=1)) != values_of(
+        index.gen_batch(5, shuffle=shared, n_epochs=1)
+    )
 
 
 @pytest.mark.parametrize(
@@ -492,8 +516,8 @@ def test_shuffle_generator_is_drawn_from():
 def test_shuffle_random_state_and_seed_sequence(make_seed):
     """A RandomState or a SeedSequence shuffles, reproducibly for equal seeds."""
     index = DatasetIndex(20)
-    a = values_of(index.gen_batch(20, shuffle=make_seed()))
-    assert a == values_of(index.gen_batch(20, shuffle=make_seed()))
+    a = values_of(index.gen_batch(20, shuffle=make_seed(), n_epochs=1))
+    assert a == values_of(index.gen_batch(20, shuffle=make_seed(), n_epochs=1))
     assert sorted(a[0]) == list(range(20)) and a[0] != list(range(20))
 
 
@@ -569,20 +593,20 @@ def test_plan_yields_position_arrays():
 
 
 def test_next_batch_keeps_state():
-    """Successive ``next_batch`` calls go on from where the last one stopped."""
+    """Successive ``next_batch`` calls go on from where the last one stopped, into the next epoch."""
     index = DatasetIndex(5)
-    assert [index.next_batch(2).indices.tolist() for _ in range(3)] == [[0, 1], [2, 3], [4]]
+    assert [index.next_batch(2).indices.tolist() for _ in range(3)] == [[0, 1], [2, 3], [4, 0]]
 
 
 def test_next_batch_raises_stop_iteration_when_done():
-    """``next_batch`` raises StopIteration once the epochs are done, and again after."""
+    """``next_batch`` raises StopIteration once its epochs are done, and again after."""
     index = DatasetIndex(3)
-    index.next_batch(2)
-    index.next_batch(2)
+    index.next_batch(2, n_epochs=1)
+    index.next_batch(2, n_epochs=1)
     with pytest.raises(StopIteration):
-        index.next_batch(2)
+        index.next_batch(2, n_epochs=1)
     with pytest.raises(StopIteration):
-        index.next_batch(2)
+        index.next_batch(2, n_epochs=1)
 
 
 def test_next_batch_follows_epochs_and_drop_last():
@@ -592,30 +616,31 @@ def test_next_batch_follows_epochs_and_drop_last():
     assert batches == values_of(DatasetIndex(4).gen_batch(3, n_epochs=2))
 
 
-def test_next_batch_honours_new_batch_size():
-    """A call with another batch size starts a new iteration with it."""
+def test_next_batch_takes_each_calls_batch_size_from_the_stream():
+    """A call with another batch size takes it from the running stream (no restart)."""
     index = DatasetIndex(10)
     index.next_batch(2)
-    assert index.next_batch(5).indices.tolist() == [0, 1, 2, 3, 4]
-    assert index.next_batch(5).indices.tolist() == [5, 6, 7, 8, 9]
+    assert index.next_batch(5).indices.tolist() == [2, 3, 4, 5, 6]
+    assert index.next_batch(5).indices.tolist() == [7, 8, 9, 0, 1]
 
 
-def test_next_batch_honours_new_limits():
-    """A call with other n_epochs after the end starts a new iteration instead of stopping."""
+def test_next_batch_limits_count_the_whole_stream():
+    """``n_epochs`` counts the stream's epochs: after one epoch, n_epochs=2 allows one more."""
     index = DatasetIndex(2)
-    index.next_batch(2)
+    index.next_batch(2, n_epochs=1)
     with pytest.raises(StopIteration):
-        index.next_batch(2)
+        index.next_batch(2, n_epochs=1)
     assert index.next_batch(2, n_epochs=2).indices.tolist() == [0, 1]
-    assert index.next_batch(2, n_epochs=2).indices.tolist() == [0, 1]
+    with pytest.raises(StopIteration):
+        index.next_batch(2, n_epochs=2)
 
 
-def test_next_batch_true_and_one_are_different_shuffles():
-    """``shuffle=1`` after ``shuffle=True`` starts a new seeded iteration."""
-    index = DatasetIndex(30)
-    index.next_batch(10, shuffle=True)
-    seeded = index.next_batch(10, shuffle=1).indices.tolist()
-    assert seeded == next(DatasetIndex(30).gen_batch(10, shuffle=1)).indices.tolist()
+def test_next_batch_new_shuffle_applies_from_the_next_epoch():
+    """``shuffle=1`` after ``shuffle=True`` permutes the last epoch's order with a generator seeded 1."""
+    index = DatasetIndex(6)
+    first = index.next_batch(6, shuffle=True).indices
+    second = index.next_batch(6, shuffle=1).indices
+    assert second.tolist() == first[make_rng(1).permutation(6)].tolist()
 
 
 def test_next_batch_same_generator_continues():
@@ -644,7 +669,7 @@ def test_gen_batch_is_independent_of_next_batch():
     """``gen_batch`` starts afresh and leaves the ``next_batch`` state alone."""
     index = DatasetIndex(4)
     index.next_batch(2)
-    assert values_of(index.gen_batch(2)) == [[0, 1], [2, 3]]
+    assert values_of(index.gen_batch(2, n_epochs=1)) == [[0, 1], [2, 3]]
     assert index.next_batch(2).indices.tolist() == [2, 3]
 
 

@@ -34,8 +34,26 @@ def test_numpy_int_seed_is_accepted():
 
 
 def test_seed_sequence_is_used():
-    """A SeedSequence seeds the generator as ``default_rng`` would."""
-    assert draws(make_rng(np.random.SeedSequence(11))) == draws(np.random.default_rng(11))
+    """A SeedSequence seeds an SFC64 generator as the same int seed does."""
+    assert draws(make_rng(np.random.SeedSequence(11))) == draws(make_rng(11))
+
+
+def test_bit_generator_is_sfc64():
+    """The bit generator is SFC64, batchflow's."""
+    assert isinstance(make_rng(0).bit_generator, np.random.SFC64)
+
+
+@pytest.mark.parametrize(
+    ("seed", "n", "expected"),
+    [
+        (42, 10, [8, 9, 1, 3, 6, 4, 5, 0, 7, 2]),
+        (7, 10, [5, 6, 8, 9, 7, 2, 1, 0, 4, 3]),
+        (42, 5, [4, 1, 0, 3, 2]),
+    ],
+)
+def test_seeded_permutations_match_batchflow(seed, n, expected):
+    """``make_rng(seed).permutation(n)`` gives what batchflow 0.10.1's make_rng gives."""
+    assert make_rng(seed).permutation(n).tolist() == expected
 
 
 def test_generator_is_returned_as_is():
@@ -71,10 +89,9 @@ def test_bad_type_raises_type_error_naming_it(bad):
         make_rng(bad)
 
 
-def test_false_is_not_a_seed():
-    """``make_rng(False)`` raises TypeError: False means no randomness."""
-    with pytest.raises(TypeError, match="False"):
-        make_rng(False)
+def test_false_gives_none():
+    """``make_rng(False)`` is None: False means no randomness (as in batchflow)."""
+    assert make_rng(False) is None
 
 
 def test_negative_seed_raises_value_error():
