@@ -112,6 +112,7 @@ def map(  # the name users look for; inside this module, builtins.map is not use
     keep: bool = True,
     on_error: str = "raise",
     timeout: float | None = None,
+    inner_threads: int | None = None,
     progress: bool | None = None,
     **kwargs,
 ):
@@ -151,6 +152,9 @@ def map(  # the name users look for; inside this module, builtins.map is not use
         end. ``"collect"``: its exception takes its place in the results.
     timeout : float, optional
         Seconds an item may run; an item over it fails with `ItemTimeout`.
+    inner_threads : int, optional
+        On ``mpc``: threads each worker process gives BLAS, OpenMP and numba (default: the
+        CPUs shared out over the workers, at least 1).
     progress : bool, optional
         A tqdm bar over all the items. None (default): shown when stderr is a terminal or in a
         notebook.
@@ -184,7 +188,7 @@ def map(  # the name users look for; inside this module, builtins.map is not use
     _check(func, batch_size, keep, on_batch, on_error, progress)
     vector_size = check_vectorized(VECTOR_SIZE if vectorized is True else vectorized)
     target = _target_for(func, target)
-    options = RunOptions(n_workers=n_workers, timeout=timeout)
+    options = RunOptions(n_workers=n_workers, timeout=timeout, inner_threads=inner_threads)
     name = getattr(func, "__qualname__", None) or type(func).__name__
     desc = f"batchkit.map({name})"
     counter = _bar(items, _interactive() if progress is None else progress, f"map({name})")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import inspect
 
+from ._numba_layer import prefer_threadsafe_layer, serialised
+
 __all__ = ["JitMethod", "mjit"]
 
 
@@ -28,10 +30,17 @@ class JitMethod:
         # numba compiles from the function object (its bytecode): no source text, no exec, so
         # the body sees its own module's globals and works wherever the function was defined.
         self.dispatcher = numba.jit(**self.options)(fn)
+        #: a prange kernel: numba's workqueue layer aborts the process on concurrent launches
+        self.parallel = bool(self.options.get("parallel"))
+        if self.parallel:
+            prefer_threadsafe_layer()
         self._bound = self._make_bound()
 
     def _call(self, *args, **kwargs):
         try:
+            if self.parallel:
+                with serialised():  # one launch at a time, on a layer that is not threadsafe only
+                    return self.dispatcher(None, *args, **kwargs)
             return self.dispatcher(None, *args, **kwargs)
         except Exception as exc:
             if _is_numba_error(exc) and not getattr(exc, "_batchkit_noted", False):

@@ -50,11 +50,16 @@ class RunOptions:
     fail_fast : bool
         After the first failed item, start no new item: the items never started get
         `ItemCancelled` in their slots, and the call returns once the running items end.
+    inner_threads : int, optional
+        Threads each worker process gives the thread pools inside it (BLAS, OpenMP, numba);
+        None: the CPUs shared out over the call's workers, at least 1. Executors whose
+        workers share the caller's process ignore it.
     """
 
     n_workers: int | None = None
     timeout: float | None = None
     fail_fast: bool = False
+    inner_threads: int | None = None
 
     def __post_init__(self):
         n_workers = self.n_workers
@@ -69,6 +74,11 @@ class RunOptions:
             object.__setattr__(self, "timeout", float(timeout))
         if not isinstance(self.fail_fast, bool):
             raise TypeError(f"'fail_fast' must be True or False (got {self.fail_fast!r})")
+        inner = self.inner_threads
+        if inner is not None:
+            if isinstance(inner, bool) or not isinstance(inner, numbers.Integral) or inner < 1:
+                raise ValueError(f"'inner_threads' must be a positive int or None (got {inner!r})")
+            object.__setattr__(self, "inner_threads", int(inner))
 
     @classmethod
     def names(cls) -> frozenset[str]:

@@ -78,6 +78,7 @@ class Job:
         chunks: list[Chunk],
         block: int = 1,
         arrays=None,
+        inner_threads: int = 1,
     ):
         self.pool = pool
         self.fn_blob = fn_blob
@@ -90,6 +91,8 @@ class Job:
         self.block = 1 if timeout is not None else block
         #: the call's arrays crossing by reference (`_shared_arrays.CallArrays`), or None
         self.arrays = arrays
+        #: the cap on each worker's inner thread pools (see `_inner_threads`)
+        self.inner_threads = inner_threads
         self.pending = deque(chunks)
         self.workers: list[Worker] = []
         self.by_sentinel: dict[int, Worker] = {}
@@ -167,7 +170,7 @@ class Job:
         fn_blob = None if worker.fn_blob == self.fn_blob else self.fn_blob
         worker.outstanding.append(chunk)  # before sending: an interrupted send kills the worker
         try:
-            worker.conn.send((chunk.id, fn_blob, chunk.blob, self.block))
+            worker.conn.send((chunk.id, fn_blob, chunk.blob, self.block, self.inner_threads))
         except (OSError, ValueError):  # its pipe broke: the worker died
             self._on_death(worker)
             return False

@@ -28,6 +28,7 @@ import time
 
 from .._calls import NOT_RUN, Calls, Cancel, Outcomes
 from ..errors import WorkerError
+from . import _inner_threads
 from ._mpc_pickle import dump_values, dumps, portable_error
 from ._shared_worker import after_chunk, describe_read_only
 from ._shm_segments import pid_alive
@@ -194,7 +195,7 @@ def _chunk_error(exc: Exception) -> bytes:
 def serve(conn, lifeline, shared, slot: int, caller_pid: int) -> None:
     """The worker process: run each chunk received on ``conn`` and send back its reply.
 
-    A message is ``(chunk_id, fn_blob, calls_blob, block)``; ``fn_blob`` is None when the
+    A message is ``(chunk_id, fn_blob, calls_blob, block, inner_threads)``; ``fn_blob`` is None when the
     function is the one of the previous chunk (the caller knows what each worker holds, and
     sends a function once per worker and call). ``None`` or a closed ``conn`` ends the worker.
     """
@@ -217,7 +218,7 @@ def serve(conn, lifeline, shared, slot: int, caller_pid: int) -> None:
             break
         if message is None:
             break
-        chunk_id, fn_blob, calls_blob, block = message
+        chunk_id, fn_blob, calls_blob, block, inner_threads = message
         table[base + ITEM] = LOADING
         table[base + STARTED] = 0
         table[base + CHUNK] = chunk_id
@@ -227,7 +228,9 @@ def serve(conn, lifeline, shared, slot: int, caller_pid: int) -> None:
                 fn = pickle.loads(fn_blob)
             if fn is None:
                 raise WorkerError("the worker function did not arrive")
+            _inner_threads.apply(inner_threads)  # after loading fn: numba is imported by then
             reply = _run_chunk(fn, calls_blob, block, table, base, stop)
+            _inner_threads.apply(inner_threads)  # numba imported by an item: capped from now on
         except Exception as exc:
             reply = _chunk_error(exc)
         try:

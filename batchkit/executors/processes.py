@@ -19,8 +19,9 @@ import sys
 import threading
 
 from .._calls import Calls, Outcomes
-from .._cpus import default_process_workers
+from .._cpus import available_cpus, default_process_workers
 from ._base import Executor, RunOptions, chunk_bounds
+from ._inner_threads import default_cap
 from ._mpc_pickle import dump_function, pack_calls
 from ._mpc_worker import in_process_worker
 from ._timing import ItemTimes, fan_out
@@ -149,7 +150,11 @@ class ProcessExecutor(Executor):
             if chunks:
                 block = 1 if not per_item else max(1, int(BLOCK_SECONDS / per_item))
                 pool = self._pool(n_workers)
-                job = Job(pool, fn_blob, calls, outcomes, options.timeout, n_workers, chunks, block, arrays)
+                inner = options.inner_threads or default_cap(n_workers, available_cpus())
+                job = Job(
+                    pool, fn_blob, calls, outcomes, options.timeout, n_workers, chunks, block, arrays,
+                    inner_threads=inner,
+                )  # fmt: skip
                 job.run()
                 self._times.record(fn, job.busy_seconds, n_calls)
         finally:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import sys
 import time
 
 from .._calls import Calls, Outcomes
 from .._cpus import thread_workers
+from .._numba_layer import prefer_threadsafe_layer
 from ._base import Executor, RunOptions, chunk_bounds, in_worker, mark_worker
 from ._daemon_pool import DaemonThreadPool
 from ._supervised import run_supervised
@@ -95,6 +97,8 @@ class ThreadExecutor(Executor):
         outcomes = Outcomes(n_calls)
         if n_calls == 0:
             return outcomes
+        if "numba" in sys.modules:  # items may launch prange kernels from several threads at once
+            prefer_threadsafe_layer()
         per_item, share = self._times.lookup(fn)
         n_workers = options.n_workers or self.max_workers or thread_workers(share)
         if options.timeout is not None:
