@@ -75,3 +75,17 @@ def test_import_does_not_load_dask():
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == []
+
+
+def test_import_leaves_the_heavier_dependencies_until_used():
+    """``import batchkit`` loads no progress bars, DataFrames, pickler, thread caps or plots."""
+    heavy = ("tqdm", "pandas", "cloudpickle", "threadpoolctl", "matplotlib")
+    found = f"sorted(m for m in {heavy!r} if m in sys.modules)"
+    script = f"import json, sys, batchkit; print(json.dumps({found}))"
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []
