@@ -238,7 +238,13 @@ def cluster_source(run, batch_indices, actions):
     window = run.prefetch or 2 * total_threads(client)
     # once per run, copied to every worker (peer to peer): a worker that dies takes only its own
     # copy with it, where a single copy lost would lose every batch waiting for it
-    [spec] = client.scatter([_spec(run, actions)], hash=False, broadcast=True)
+    try:
+        [spec] = client.scatter([_spec(run, actions)], hash=False, broadcast=True)
+    except Exception as why:
+        raise TypeError(
+            "the pipeline cannot be sent to the cluster: it, its dataset and its actions' arguments "
+            f"must pickle ({type(why).__name__}: {why}); pass paths and plain data, not open files or locks"
+        ) from why
     pending: deque = deque()
     try:
         for iteration, indices in batch_indices:

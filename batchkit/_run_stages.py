@@ -77,8 +77,8 @@ class _Stages:
     """Making the batches and running the stages (a part of `batchkit._run._Run`).
 
     Reads the run's pipeline, dataset, batch_size, order, endless, seed, total, prefetch,
-    batch_kwargs, journal, clock, run_id and client (a dask client, or True: the source stage
-    then runs on a cluster, see `batchkit._run_distributed`) (and `batchkit._steps` its lock and writers);
+    batch_kwargs, journal, clock, run_id and client (with a client, the source stage runs on a
+    dask cluster: see `batchkit._run_distributed`); `batchkit._steps` reads its lock and writers;
     counts the dataset batches made in ``source_done``.
     """
 

@@ -191,3 +191,26 @@ def test_parallel_error_of_a_batch_keeps_its_members(client):
     with pytest.raises(ParallelError) as info:
         ph.dataset().p.check_items().run(4, bar=False, client=client)
     assert [str(error) for error in info.value.exceptions] == ["item 7 is bad"]
+
+
+def test_gen_batch_on_the_cluster_yields_the_local_batches(client):
+    """gen_batch(client=...) yields the same processed batches, in order, as locally."""
+    pipeline = ph.dataset().p.double()
+    remote = [batch.x.tolist() for batch in pipeline.gen_batch(4, client=client)]
+    assert remote == [batch.x.tolist() for batch in pipeline.gen_batch(4)]
+
+
+def test_closing_gen_batch_early_drops_the_batches_in_flight(client):
+    """Leaving a gen_batch loop early drops the batches still on the cluster: none is left held."""
+    batches = ph.dataset(40).p.slower_first(10).gen_batch(4, client=client, prefetch=4)
+    next(batches)
+    batches.close()
+    assert [key for key in client.futures if str(key).startswith("batchkit-")] == []
+
+
+def test_pipeline_that_cannot_pickle_is_refused_with_the_reason(client):
+    """A pipeline holding something that cannot be pickled is refused before any batch runs."""
+    import threading
+
+    with pytest.raises(TypeError, match="the pipeline cannot be sent to the cluster"):
+        ph.dataset().p.fail_on(threading.Lock()).run(4, bar=False, client=client)

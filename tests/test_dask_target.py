@@ -192,3 +192,38 @@ def test_dask_default_client_is_used_when_none_is_configured(dask_client):
 
     with Client(dask_client.scheduler.address) as default, batchkit.config(client=None):
         assert resolve_client() is default
+
+
+def test_item_raising_a_base_exception_fails_alone():
+    """An item raising a BaseException (not an Exception) fails with WorkerError; the rest run."""
+    results = run(helpers.halt_on_two, [0, 1, 2, 3], post=lambda results: results)
+    assert [type(r) if isinstance(r, BaseException) else r for r in results] == [0, 1, WorkerError, 3]
+
+
+def test_result_that_cannot_pickle_fails_its_item_only():
+    """An item whose result cannot be pickled back fails alone with WorkerError."""
+    results = run(helpers.return_lock_on_one, [0, 1, 2], post=lambda results: results)
+    assert [type(r) if isinstance(r, Exception) else r for r in results] == [0, WorkerError, 20]
+
+
+def test_exception_that_cannot_unpickle_comes_back_as_worker_error():
+    """An item's exception that would not unpickle comes back as a WorkerError naming it."""
+    results = run(helpers.raise_unpicklable_on_one, [0, 1], post=lambda results: results)
+    assert isinstance(results[1], WorkerError) and "NeedsTwoArgs" in str(results[1])
+
+
+def test_per_item_action_arguments_reach_their_items():
+    """Per-item values of an action argument (P/PP) replace it item by item on the workers."""
+    from batchkit._calls import SINGLE, Calls
+    from batchkit.executors import RunOptions, get_executor
+
+    calls = Calls([1, 2, 3], SINGLE, args=(0,), per_item={0: [10, 20, 30]})
+    outcomes = get_executor("dask").run(helpers.add, calls, RunOptions())
+    assert outcomes.values == [11, 22, 33]
+
+
+def test_unpicklable_worker_function_is_refused_with_a_hint():
+    """A worker function that cannot be pickled is refused before any task, saying what to return."""
+    lock = threading.Lock()
+    with pytest.raises(TypeError, match="target='dask' needs a worker function that can be pickled"):
+        run(lambda x: (lock, x)[1], [1])

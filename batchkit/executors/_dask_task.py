@@ -22,7 +22,7 @@ import pickle
 import threading
 import time
 
-from .._calls import Calls, Outcomes
+from .._calls import NOT_RUN, Calls, Outcomes
 from ..errors import WorkerError
 from ._daemon_pool import DaemonThreadPool
 from ._mpc_pickle import dump_values, dumps, portable_error
@@ -59,14 +59,51 @@ def _helpers() -> DaemonThreadPool:
         return _pool
 
 
+def _run_all(fn, calls: Calls, outcomes: Outcomes, timeout: float | None) -> None:
+    if timeout is None:
+        calls.run_range(fn, 0, len(calls), outcomes)
+    else:
+        # one item at a time, watched: an item past the limit fails alone with ItemTimeout and
+        # its thread finishes it in the background (a thread cannot be interrupted)
+        run_supervised(_helpers(), fn, calls, outcomes, 1, timeout, "dask")
+
+
+def _run_from(fn, calls: Calls, outcomes: Outcomes, lo: int, timeout: float | None) -> None:
+    """Run the items from ``lo`` on into ``outcomes`` (what ran is kept if one raises)."""
+    if lo == 0:
+        _run_all(fn, calls, outcomes, timeout)
+        return
+    rest = Outcomes(len(calls) - lo)
+    try:
+        _run_all(fn, calls.slice(lo, len(calls)), rest, timeout)
+    finally:
+        outcomes.values[lo:] = rest.values
+        outcomes.failed.extend(position + lo for position in rest.failed)
+
+
 def _run(fn, calls: Calls, outcomes: Outcomes, timeout: float | None) -> None:
+    """Run every item; one that raises a ``BaseException`` (``SystemExit``) fails alone.
+
+    Such an exception cannot travel back as the task's result without failing its whole chunk
+    (or stopping the worker), so, as on ``mpc``, its item gets a `WorkerError` and the items
+    after it run.
+    """
+    values, lo = outcomes.values, 0
     with remote_task():
-        if timeout is None:
-            calls.run_range(fn, 0, len(calls), outcomes)
-        else:
-            # one item at a time, watched: an item past the limit fails alone with ItemTimeout
-            # and its thread finishes it in the background (a thread cannot be interrupted)
-            run_supervised(_helpers(), fn, calls, outcomes, 1, timeout, "dask")
+        while lo < len(calls):
+            try:
+                _run_from(fn, calls, outcomes, lo, timeout)
+                return
+            except BaseException as exc:
+                # items run in order: the culprit is the first one not done (by identity: a
+                # value may be an array, whose == is elementwise)
+                culprit = next(i for i in range(lo, len(values)) if values[i] is NOT_RUN)
+                error = WorkerError(f"the item raised {type(exc).__name__}: {exc}")
+                error.__cause__ = exc
+                outcomes.fail(culprit, error)
+                if calls.fail_fast:
+                    return
+                lo = culprit + 1
 
 
 def run_chunk(shared, calls_blob: bytes, timeout: float | None) -> bytes:

@@ -155,18 +155,36 @@ def _task_error(exc: BaseException, distributed) -> WorkerError:
 class _Call:
     """One action call on the cluster: its chunks fed to a bounded window of tasks."""
 
-    __slots__ = ("busy", "calls", "client", "distributed", "outcomes", "shared", "timeout", "token", "window")
+    __slots__ = (
+        "busy",
+        "calls",
+        "chunks",
+        "client",
+        "completed",
+        "distributed",
+        "in_flight",
+        "outcomes",
+        "shared",
+        "timeout",
+        "token",
+        "window",
+    )
 
     def __init__(self, client, distributed, calls: Calls, outcomes: Outcomes, timeout, window: int):
         self.client = client
-        #: at most this many tasks of the call at once (``n_workers``, else the cluster's threads)
-        self.window = window
         self.distributed = distributed
         self.calls = calls
         self.outcomes = outcomes
         self.timeout = timeout
+        #: at most this many tasks of the call at once (``n_workers``, else two per cluster thread)
+        self.window = window
         self.token = uuid.uuid4().hex[:12]  # task keys name the call in dask's dashboard
         self.shared = None
+        self.chunks = iter(())
+        #: the futures submitted and not yet stored, with the positions of their items
+        self.in_flight: dict = {}
+        self.completed = None
+        #: seconds the items took, summed over the chunks (measured on the workers)
         self.busy = 0.0
 
     def share(self, fn_blob: bytes, n_chunks: int) -> None:
@@ -182,63 +200,68 @@ class _Call:
             run_chunk, self.shared, blob, self.timeout, key=f"batchkit-{self.token}-{k}", pure=False
         )
 
-    def run(self, bounds, fail_fast: bool) -> None:
-        """Feed the chunks to at most ``window`` tasks at once; store each reply as it comes."""
-        chunks = iter(enumerate(bounds))
-        in_flight: dict = {}
-        completed = self.distributed.as_completed(loop=self.client.loop)
-
-        def feed():
-            for k, (lo, hi) in chunks:
-                positions, blob = _pack(self.calls, range(lo, hi), self.outcomes)
-                if blob is None:
-                    continue
+    def _feed(self) -> None:
+        """Submit the next chunk that has an item left to run (one whose entries all fail is done)."""
+        for k, (lo, hi) in self.chunks:
+            positions, blob = _pack(self.calls, range(lo, hi), self.outcomes)
+            if blob is not None:
                 future = self.submit(k, blob)
-                in_flight[future] = positions
-                completed.add(future)
+                self.in_flight[future] = positions
+                self.completed.add(future)
                 return
 
+    def run(self, bounds, fail_fast: bool) -> None:
+        """Feed the chunks to at most ``window`` tasks at once; store each reply as it comes."""
+        self.chunks = iter(enumerate(bounds))
+        self.completed = self.distributed.as_completed(loop=self.client.loop)
+        cancel = self.calls.cancel
         try:
             for _ in range(self.window):
-                feed()
-            for future in completed:
-                positions = in_flight.pop(future)
+                self._feed()
+            for future in self.completed:
+                positions = self.in_flight.pop(future)
                 failed = self._store(future, positions)
                 future.release()
                 if failed and fail_fast:
-                    self.calls.cancel.request()
-                if not self.calls.cancel.requested:
-                    feed()
+                    cancel.request()
+                if not cancel.requested:
+                    self._feed()
         except BaseException:
             # Ctrl-C in the caller: nothing more starts, and the queued tasks are dropped
-            self.calls.cancel.request()
-            self.client.cancel(list(in_flight))
+            cancel.request()
+            self.client.cancel(list(self.in_flight))
             raise
         finally:
             if isinstance(self.shared, self.distributed.Future):
                 self.shared.release()
+
+    def _fail_all(self, positions, error: WorkerError, text: str = "") -> bool:
+        for position in positions:
+            copy = type(error)(str(error))
+            copy.__cause__ = RemoteTraceback(text) if text else error.__cause__
+            self.outcomes.fail(position, copy)
+        return True
 
     def _store(self, future, positions) -> bool:
         """Put a task's reply into the outcomes; return whether any item failed."""
         outcomes = self.outcomes
         try:
             reply = future.result()
-        except Exception as exc:
-            for position in positions:
-                outcomes.fail(position, _task_error(exc, self.distributed))
-            return True
+        except Exception as exc:  # the task itself failed: its worker died, or it was lost
+            return self._fail_all(positions, _task_error(exc, self.distributed))
         values_blob, failures_blob, seconds = pickle.loads(reply)
         self.busy += seconds
         if self.calls.progress is not None:
             self.calls.progress(len(positions))
         if values_blob is None:  # the chunk could not be loaded on the worker
             error, text = pickle.loads(failures_blob)
-            for position in positions:
-                copy = WorkerError(str(error))
-                copy.__cause__ = RemoteTraceback(text)
-                outcomes.fail(position, copy)
-            return True
-        values = pickle.loads(values_blob)
+            return self._fail_all(positions, WorkerError(str(error)), text)
+        try:
+            values = pickle.loads(values_blob)
+        except Exception as why:  # a result whose class the caller cannot import, say
+            error = WorkerError(f"the chunk's results cannot be unpickled here: {why!r}")
+            error.__cause__ = why
+            return self._fail_all(positions, error)
         if failures_blob is None and type(positions) is range:
             outcomes.values[positions.start : positions.stop] = values  # the common case
             return False
