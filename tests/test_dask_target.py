@@ -1,11 +1,13 @@
-"""``target="dask"``: the conformance suite against ``for``, and what is the dask target's own.
+"""``target="dask"``: the conformance suites against ``for``, and what is the dask target's own.
 
-The crossed suite is `test_conformance`, collected here again with ``target`` fixed to "dask";
-every test of this module shares one two-worker LocalCluster on loopback.
+The crossed suites are `test_conformance` and `test_conformance_hypothesis`, collected here
+again with ``target`` fixed to "dask"; every test of this module shares one two-worker
+LocalCluster on loopback.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 import threading
@@ -14,6 +16,7 @@ import helpers
 import numpy as np
 import pytest
 import test_conformance
+import test_conformance_hypothesis
 from dask_cluster import local_cluster
 
 import batchkit
@@ -33,16 +36,19 @@ pytest.importorskip("distributed")
 pytestmark = pytest.mark.timeout(60)
 
 
-def _crosses_targets(fn) -> bool:
-    """Whether a test picks its own targets (a parametrize over "target"): not crossed here."""
+def _crossed(fn) -> bool:
+    """Whether a suite's test runs on the ``target`` fixture (not on targets it picks itself)."""
+    if not callable(fn) or "target" not in inspect.signature(fn).parameters:
+        return False
     marks = getattr(fn, "pytestmark", [])
-    return any(mark.name == "parametrize" and "target" in mark.args[0] for mark in marks)
+    return not any(mark.name == "parametrize" and "target" in mark.args[0] for mark in marks)
 
 
-# the conformance suite, collected in this module too, where ``target`` is "dask"
-for _name, _test in vars(test_conformance).items():
-    if _name.startswith("test_") and callable(_test) and not _crosses_targets(_test):
-        globals()[_name] = _test
+# the crossed suites, collected in this module too, where ``target`` is "dask"
+for _suite in (test_conformance, test_conformance_hypothesis):
+    for _name, _test in vars(_suite).items():
+        if _name.startswith("test_") and _crossed(_test):
+            globals()[_name] = _test
 
 
 @pytest.fixture(scope="module", autouse=True)
