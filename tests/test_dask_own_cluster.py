@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = """
 import json, os
 import psutil
+import batchkit
 from batchkit import parallel
 from batchkit.executors import _dask_client
 
@@ -38,7 +39,12 @@ try:
     default = True
 except ValueError:
     default = False
-print(json.dumps({"results": results, "listening": listening, "workers": n_workers, "default": default}))
+batchkit.shutdown_executors()
+closed = _dask_client._OWN is None and client.status == "closed"
+again = parallel(init=lambda: range(3), target="dask")(abs)()  # a later call starts a new one
+report = {"results": results, "listening": listening, "workers": n_workers, "default": default}
+report.update(closed=closed, again=again)
+print(json.dumps(report))
 """
 
 
@@ -78,3 +84,13 @@ def test_started_cluster_has_one_worker_per_core(report):
 def test_started_cluster_is_not_dask_default_client(report):
     """The client batchkit makes is not made dask's default: the application's dask stays its own."""
     assert report[0]["default"] is False
+
+
+def test_shutdown_closes_the_started_cluster(report):
+    """shutdown_executors closes the cluster batchkit started."""
+    assert report[0]["closed"] is True
+
+
+def test_a_call_after_shutdown_starts_a_new_cluster(report):
+    """After shutdown_executors, the next call on target='dask' starts a cluster again."""
+    assert report[0]["again"] == [0, 1, 2]

@@ -30,7 +30,7 @@ import uuid
 from .._calls import Calls, Outcomes
 from ..errors import RemoteTraceback, WorkerDied, WorkerError
 from ._base import Executor, RunOptions, chunk_bounds
-from ._dask_client import import_distributed, resolve_client, total_threads
+from ._dask_client import close_own_cluster, import_distributed, resolve_client, total_threads
 from ._dask_task import in_remote_task, run_chunk
 from ._timing import ItemTimes, fan_out
 
@@ -324,3 +324,7 @@ class DaskExecutor(Executor):
             self._times.record(fn, call.busy, n_calls)
         outcomes.failed.sort()
         return outcomes
+
+    def close(self) -> None:
+        """Close the LocalCluster batchkit started, if any (a client given by the user stays open)."""
+        close_own_cluster()
