@@ -295,3 +295,9 @@ def exit_once(x, marker):
 def exit_always(x):
     """Kill this worker process."""
     os._exit(1)
+
+
+def nested_dask_pids(n):
+    """This process's pid, and the pids a dask action called from here ran its ``n`` items in."""
+    inner = parallel(init=lambda: range(n), target="dask")(pid_of)()
+    return os.getpid(), inner

@@ -154,6 +154,12 @@ def test_mpc_action_inside_a_dask_item_runs_in_that_worker():
     assert all(len(set(inner)) == 1 and inner[0] == outer for outer, inner in pids)
 
 
+def test_dask_action_inside_a_dask_item_runs_in_that_worker():
+    """A dask action called from a dask item runs its items inline there, not as new tasks."""
+    pids = run(helpers.nested_dask_pids, [3, 3])
+    assert all(set(inner) == {outer} for outer, inner in pids)
+
+
 def test_without_dask_the_target_says_how_to_install(monkeypatch):
     """Without dask.distributed, target='dask' fails with the pip command to install it."""
     monkeypatch.setitem(sys.modules, "distributed", None)

@@ -298,25 +298,28 @@ class DaskExecutor(Executor):
         outcomes = Outcomes(n_calls)
         if n_calls == 0:
             return outcomes
-        if in_remote_task():  # already on a worker: waiting on the cluster from a task could deadlock
-            calls.run_range(fn, 0, n_calls, outcomes)
-            return outcomes
+        if in_remote_task():
+            # already in a task: waiting on the cluster from it could deadlock; the items run
+            # here, in order, as on "for" (a timeout honoured)
+            from . import get_executor
+
+            return get_executor("for").run(fn, calls, options)
         distributed = import_distributed()
         fn_blob = dump_worker_function(fn)
         client = resolve_client()
-        threads = total_threads(client)
+        runners = options.n_workers or total_threads(client)
         # without n_workers, a second task per thread waits at the scheduler, so that a worker
         # starts its next chunk without waiting for the caller's round trip (~10 ms)
-        window = options.n_workers or QUEUED_PER_THREAD * threads
+        window = options.n_workers or QUEUED_PER_THREAD * runners
         n_chunks = fan_out(
             n_calls,
-            options.n_workers or threads,
+            runners,
             self._times.estimate(fn),
-            unknown=(options.n_workers or threads) * FIRST_CHUNKS_PER_THREAD,
-            most=(options.n_workers or threads) * MAX_CHUNKS_PER_THREAD,
+            unknown=runners * FIRST_CHUNKS_PER_THREAD,
+            most=runners * MAX_CHUNKS_PER_THREAD,
             min_seconds=MIN_CHUNK_SECONDS,
         )
-        bounds = chunk_bounds(n_calls, balanced_chunks(n_chunks, options.n_workers or threads, n_calls))
+        bounds = chunk_bounds(n_calls, balanced_chunks(n_chunks, runners, n_calls))
         call = _Call(client, distributed, calls, outcomes, options.timeout, window)
         call.share(fn_blob, len(bounds))
         call.run(bounds, options.fail_fast)
