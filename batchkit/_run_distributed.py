@@ -212,10 +212,12 @@ def _spec(run, actions) -> _Spec:
     pipeline._next_state = None  # a generator of next_batch: neither picklable nor of use there
     pipeline._lazy_run = None
     pipeline.last_run = None
+    variables = run.pipeline._variables.__getstate__()  # a snapshot, taken under their lock
+    pipeline._variables = Variables()  # each task gets its own copy of the snapshot instead
     return _Spec(
         pipeline=pipeline,
         actions=tuple(actions),
-        variables=run.pipeline._variables.__getstate__(),
+        variables=variables,
         batch_size=run.batch_size,
         order=dict(run.order),
         endless=run.endless,

@@ -31,6 +31,12 @@ class Numbers(Batch):
         return self
 
     @action
+    def noise(self):
+        """Replace ``x`` with draws from the batch's own generator."""
+        self.x = self.random.random(len(self))
+        return self
+
+    @action
     def mark_process(self):
         self.where = np.full(len(self), os.getpid())
         return self

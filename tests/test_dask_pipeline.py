@@ -214,3 +214,9 @@ def test_pipeline_that_cannot_pickle_is_refused_with_the_reason(client):
 
     with pytest.raises(TypeError, match="the pipeline cannot be sent to the cluster"):
         ph.dataset().p.fail_on(threading.Lock()).run(4, bar=False, client=client)
+
+
+def test_batch_random_draws_match_a_local_run(client):
+    """Each batch's own generator gives on the cluster the draws it gives locally (same seed)."""
+    pipeline = ph.dataset().p.noise()
+    assert collected(pipeline, client=client, seed=7) == collected(pipeline, seed=7)
