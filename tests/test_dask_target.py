@@ -160,6 +160,18 @@ def test_dask_action_inside_a_dask_item_runs_in_that_worker():
     assert all(set(inner) == {outer} for outer, inner in pids)
 
 
+def test_item_progress_bar_counts_every_item():
+    """An item_progress bar over an action on dask counts every item, chunk by chunk."""
+    import io
+
+    from batchkit import item_progress
+
+    stream = io.StringIO()
+    with item_progress(file=stream, mininterval=0):
+        run(helpers.square, list(range(6)))
+    assert "6/6" in stream.getvalue()
+
+
 def test_without_dask_the_target_says_how_to_install(monkeypatch):
     """Without dask.distributed, target='dask' fails with the pip command to install it."""
     monkeypatch.setitem(sys.modules, "distributed", None)
