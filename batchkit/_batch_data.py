@@ -1,4 +1,4 @@
-"""Storing data in a batch: the data ``from_data`` and the constructor's ``preloaded`` are given.
+"""How many items the data given to ``Batch.from_data`` holds (storing it is `batchkit._loading`'s).
 
 A dict maps component names to their data, a tuple or list gives the declared components in
 order, anything else is the one declared component or a class's raw data (see
@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
+
+__all__ = ["_check_dict_keys", "_data_length", "_length"]
+
 
 def _length(value) -> int:
     try:
@@ -17,12 +21,38 @@ def _length(value) -> int:
         raise TypeError(f"component data must have a length (got {type(value).__name__})") from None
 
 
-def _data_length(cls, data) -> int:
+def _arrays_of_one_length(data) -> int | None:
+    """The common length of a tuple of 1-D-or-more arrays (None if ``data`` is not one)."""
+    if not isinstance(data, tuple) or len(data) < 2:
+        return None
+    if not all(isinstance(part, np.ndarray) and part.ndim >= 1 for part in data):
+        return None
+    lengths = {len(part) for part in data}
+    return lengths.pop() if len(lengths) == 1 else None
+
+
+def _data_length(cls, data, n_items: int | None = None) -> int:
+    """The number of items in ``data`` for a batch of class ``cls`` (``n_items``: the index's, if given).
+
+    A class without components given a tuple of arrays of one length holds them as its raw data
+    when the index says how many items there are; without an index the tuple is ambiguous (a
+    batch of as many items as arrays, or the arrays' rows?) and an error says so.
+    """
     if isinstance(data, Mapping):
         values = [v for v in data.values() if v is not None]
     elif isinstance(data, (tuple, list)) and cls.components is not None:
         values = [v for v in data if v is not None]
     else:
+        rows = _arrays_of_one_length(data) if cls.components is None else None
+        if rows is not None and rows != len(data):
+            if n_items == rows:
+                return rows
+            if n_items is None:
+                raise ValueError(
+                    f"{cls.__name__} declares no components but got a tuple of {len(data)} arrays of "
+                    f"{rows} rows each; declare components = (...) on the class, pass a dict, or "
+                    "pass index= to hold the tuple as the raw data"
+                )
         values = [data]
     if not values:
         raise ValueError("from_data got no data: every component is None")
@@ -32,45 +62,12 @@ def _data_length(cls, data) -> int:
     return lengths.pop()
 
 
-def _store_data(batch, data, copy: bool = False) -> None:
-    """Store ``data`` (dict, tuple/list or array) as the batch's data.
-
-    A module function, not a method: a subclass's own ``_put`` or ``_store`` (a common name for
-    a post function) cannot shadow it.
-    """
-    if copy:
-        import copy as copying
-
-        data = copying.deepcopy(data)
-    if isinstance(data, Mapping):
-        if batch.components is None:
-            # Batch's own rules for component names, which know Batch's attribute names: looked up
-            # when needed, as batch.py imports this module
-            from .batch import _check_component_names
-
-            batch.components = _check_component_names(tuple(data), type(batch).__name__)
-            batch._data = {}
-        unknown = [name for name in data if name not in batch.components]
+def _check_dict_keys(cls, data) -> None:
+    """``from_data`` is stricter than ``load`` and preloaded data (which ignore other keys): a dict
+    given to it is meant whole, so a key that is no declared component is an error."""
+    if isinstance(data, Mapping) and cls.components is not None:
+        unknown = [name for name in data if name not in cls.components]
         if unknown:
             raise ValueError(
-                f"{type(batch).__name__} has no component(s) {unknown}; "
-                f"its components are {list(batch.components)}"
+                f"{cls.__name__} has no component(s) {unknown}; its components are {list(cls.components)}"
             )
-        batch._data.update(data)
-    elif batch.components is None:
-        batch._data = data
-    elif isinstance(data, (tuple, list)):
-        if len(data) > len(batch.components):
-            raise ValueError(
-                f"got {len(data)} data components but {type(batch).__name__} declares "
-                f"{len(batch.components)}: {list(batch.components)}"
-            )
-        batch._data.update(zip(batch.components, data, strict=False))
-    elif len(batch.components) == 1:
-        batch._data[batch.components[0]] = data
-    else:
-        raise TypeError(
-            f"{type(batch).__name__} declares {len(batch.components)} components "
-            f"{list(batch.components)}: pass a dict or a tuple, not a single "
-            f"{type(data).__name__}"
-        )

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._batch_data import _length, _store_data
+from ._batch_data import _length
+from ._loading import put
 
 __all__ = ["crop_batch", "merge_batches"]
 
@@ -55,7 +56,7 @@ def merge_batches(batches, batch_size=None, components=None, batch_class=None):
             part = {name: (value[lo:hi] if value is not None else None) for name, value in data.items()}
         batch = batch_class(indices[lo:hi])
         if part is not None:
-            _store_data(batch, part)
+            put(batch, part)
         return batch
 
     return make(0, min(batch_size, total)), make(batch_size, total)

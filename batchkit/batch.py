@@ -5,45 +5,26 @@ and read back as the same object, never a copy: an action that writes into the e
 received changes the batch.
 
 Its parts live in modules of their own: the item views in `batchkit._items`, the run context
-in `batchkit._run_context`, storing the data a batch is given in `batchkit._batch_data`.
+in `batchkit._run_context`, loading data into a batch in `batchkit._loading` (one path for
+``load``, ``preloaded`` and ``from_data``) and `batchkit._file_formats` (files for ``load``).
 Merging and cropping batches (`batchkit._batch_ops`) are re-exported here.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import keyword
 
 import numpy as np
 
 from ._action import action
-from ._batch_data import _data_length, _store_data
+from ._batch_data import _check_dict_keys, _data_length
 from ._batch_ops import crop_batch, merge_batches
+from ._component_names import check_component_names
 from ._items import Item, ItemRecord, _Component
+from ._loading import add_components, put
 from ._run_context import _EMPTY_CONTEXT, RUN_CONTEXT_FIELDS, RunContext, _context_property, set_run_context
 
 __all__ = ["Batch", "Item", "ItemRecord", "RunContext", "crop_batch", "merge_batches", "set_run_context"]
-
-
-def _check_component_names(names, owner: str) -> tuple[str, ...]:
-    if isinstance(names, str):
-        names = (names,)
-    names = tuple(names)
-    for name in names:
-        if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
-            raise TypeError(f"component names of {owner} must be identifiers (got {name!r})")
-        if name in RUN_CONTEXT_FIELDS or name == "run_context":
-            raise ValueError(
-                f"component name {name!r} of {owner} is taken by the run context (batch.{name} is "
-                "set by a pipeline run, see RunContext); choose another"
-            )
-        if name.startswith("_") or name in _RESERVED_NAMES:
-            raise ValueError(
-                f"component name {name!r} of {owner} is taken by Batch itself or private; choose another"
-            )
-    if len(set(names)) != len(names):
-        raise ValueError(f"component names of {owner} repeat: {names}")
-    return names
 
 
 class Batch:
@@ -92,7 +73,7 @@ class Batch:
         declared = cls.__dict__.get("components")
         if declared is None:
             return
-        names = _check_component_names(declared, cls.__name__)
+        names = check_component_names(declared, cls.__name__)
         clashes = [n for n in names if not isinstance(getattr(cls, n, None), (_Component, type(None)))]
         if clashes:
             raise ValueError(
@@ -120,7 +101,7 @@ class Batch:
         for name, value in attrs.items():
             setattr(self, name, value)
         if preloaded is not None:
-            _store_data(self, preloaded, copy=copy)
+            put(self, preloaded, copy=copy)
 
     # -- run context (set by a pipeline run; read-only) ------------------------------------
 
@@ -162,37 +143,73 @@ class Batch:
         """
         if data is None:
             raise TypeError("from_data needs data: a dict, a tuple or list, or an array")
-        length = _data_length(cls, data)
+        _check_dict_keys(cls, data)
+        n_items = None if index is None else len(getattr(index, "indices", index))
+        length = _data_length(cls, data, n_items)
         if index is None:
             index = np.arange(length)
         batch = cls(index, **attrs)
         if len(batch) != length:
             raise ValueError(f"index has {len(batch)} values but the data has {length} items")
-        _store_data(batch, data)
+        put(batch, data)
         return batch
 
+    @action
     def add_components(self, components, init=None):
-        """Add components to this batch (``init``: their data, one per component)."""
-        names = _check_component_names(components, type(self).__name__)
-        taken = [n for n in names if n in (self.components or ()) or hasattr(type(self), n)]
-        if taken:
-            raise ValueError(f"{type(self).__name__} already has attribute(s) or component(s) {taken}")
-        if self.components is None:
-            if self._data is not None:
-                raise ValueError(
-                    "this batch holds raw data without components; add components to a new batch"
-                )
-            self._data = {}
-        self.components = tuple(self.components or ()) + names
-        if init is None:
-            values = (None,) * len(names)
-        elif len(names) == 1:
-            values = (init,)
-        else:
-            values = tuple(init)
-            if len(values) != len(names):
-                raise ValueError(f"init has {len(values)} values for {len(names)} components")
-        self._data.update(zip(names, values, strict=False))
+        """Add components to this batch (``init``: their data, one per component); an action.
+
+        In a pipeline ``init`` may be a named expression, evaluated for each batch.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> Batch(np.arange(2)).add_components(("x", "y"), init=([1, 2], [3, 4])).y
+        [3, 4]
+        """
+        return add_components(self, components, init)
+
+    @action
+    def load(self, *args, src=None, fmt=None, dst=None, **kwargs):
+        """Load the batch's items into it from memory or from files; returns the batch.
+
+        Parameters
+        ----------
+        *args, **kwargs
+            Passed to the file reader after the path (``numpy.load``, ``pandas.read_csv``, ...).
+        src : array, tuple, list, dict, DataFrame, str or path, optional
+            With ``fmt=None``, data in memory cropped by the batch's **index values**
+            (``src[batch.indices]``; dicts keyed by value and pandas objects by value). With a
+            ``fmt``, a file read into memory and cropped the same way; None reads one file per
+            item from the batch's FilesIndex.
+        fmt : None, 'npz', 'csv', 'feather' or 'parquet'
+            Anything else is a ValueError listing these. The tables need pandas.
+        dst : str or tuple of str, optional
+            Where the data goes; None fills the components by position or name (see
+            `batchkit._loading` for the rules, shared with preloaded datasets).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> class Pairs(Batch):
+        ...     components = ("images", "labels")
+        >>> batch = Pairs(np.array([2, 5])).load(src=(np.arange(10) * 10, np.arange(10)))
+        >>> batch.images.tolist(), batch.labels.tolist()
+        ([20, 50], [2, 5])
+        >>> Pairs(np.array([2, 5])).load(src=np.arange(10), dst="masks").masks.tolist()
+        [2, 5]
+        """
+        from ._file_formats import load_into  # pandas and file readers only when loading
+
+        return load_into(self, args, src, fmt, dst, kwargs)
+
+    @action
+    def do_nothing(self, *args, **kwargs):
+        """Return the batch unchanged; an action whose arguments are still evaluated in a pipeline.
+
+        >>> batch = Batch([1, 2])
+        >>> batch.do_nothing(1, x=2) is batch
+        True
+        """
         return self
 
     # -- index ------------------------------------------------------------------------------
@@ -381,9 +398,3 @@ class Batch:
     def __repr__(self) -> str:
         comps = ", ".join(self.components) if self.components else "raw data"
         return f"<{type(self).__name__} of {len(self)} items: {comps}>"
-
-
-_RESERVED_NAMES = frozenset(name for name in dir(Batch) if not name.startswith("__")) | {
-    "dataset",
-    *RUN_CONTEXT_FIELDS,
-}

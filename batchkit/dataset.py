@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import copy as copying
 import math
-from collections.abc import Mapping
 
 import numpy as np
 
 from ._iteration import IterationPlan, _check_reset_what, keyword_only_after_batch_size
+from ._loading import check_preloaded, crop
 from ._stream import BatchStream
 from .batch import Batch
 from .index import DatasetIndex, ValuesNotFoundError
@@ -19,75 +19,6 @@ __all__ = ["Dataset"]
 def _cv_names(holder) -> list[str]:
     """The names of the ``cvN`` folds set on ``holder`` by `Dataset.cv_split`."""
     return [name for name in vars(holder) if name.startswith("cv") and name[2:].isdigit()]
-
-
-def _is_pandas(data) -> bool:
-    return type(data).__module__.startswith("pandas") and hasattr(data, "loc")
-
-
-def _is_dataframe(data) -> bool:
-    return _is_pandas(data) and hasattr(data, "columns")
-
-
-def _crop_one(data, positions: np.ndarray, values: np.ndarray):
-    """The items of one component's data: rows at ``positions``, or by index ``values`` for pandas."""
-    if data is None:
-        return None
-    if _is_pandas(data):
-        rows = data.loc[values]
-        # A Series is one value per item: an array, so that items are read by position.
-        return rows if _is_dataframe(rows) else rows.to_numpy()
-    if isinstance(data, (list, tuple)):
-        return type(data)(data[p] for p in positions.tolist())
-    return data[positions]
-
-
-def _crop(preloaded, positions, values, components):
-    """The batch's part of ``preloaded``, shaped for ``Batch(preloaded=...)`` (see `Dataset`)."""
-    if isinstance(preloaded, Mapping):
-        return {name: _crop_one(data, positions, values) for name, data in preloaded.items()}
-    if isinstance(preloaded, (tuple, list)):
-        return type(preloaded)(_crop_one(data, positions, values) for data in preloaded)
-    if _is_dataframe(preloaded):
-        rows = preloaded.loc[values]
-        columns = [name for name in components or () if name in rows.columns]
-        if columns:
-            return {name: rows[name].to_numpy() for name in columns}
-        if components is not None and len(components) > 1:
-            raise ValueError(
-                f"the preloaded DataFrame has no column named after a component: columns "
-                f"{list(rows.columns)}, components {list(components)}; rename the columns, or pass a dict"
-            )
-        return rows
-    return _crop_one(preloaded, positions, values)
-
-
-def _length(data):
-    try:
-        return len(data)
-    except TypeError:
-        return None
-
-
-def _check_preloaded(preloaded, n_items: int) -> None:
-    """Data found by position must have one row per index value."""
-    if preloaded is None or _is_pandas(preloaded):
-        return
-    if isinstance(preloaded, Mapping):
-        parts = preloaded.items()
-    elif isinstance(preloaded, (tuple, list)):
-        parts = enumerate(preloaded)
-    else:
-        parts = [("data", preloaded)]
-    for name, data in parts:
-        if data is None or _is_pandas(data):
-            continue
-        length = _length(data)
-        if length is not None and length != n_items:
-            raise ValueError(
-                f"preloaded {name!r} has {length} rows but the index has {n_items} values; "
-                "pass one row per index value, in index order (or a DataFrame indexed by value)"
-            )
 
 
 class Dataset:
@@ -104,15 +35,21 @@ class Dataset:
 
         - an array (or any object indexed by an array of positions): row ``i`` belongs to the
           ``i``-th index value, whatever the values are;
-        - a tuple or list: one such object per component, in the batch class's order;
-        - a dict: one per component, by name;
+        - a tuple or list: one such object per component, in the batch class's order (more
+          than the class declares is an error);
+        - a dict: one per component, by name; keys that are not components are ignored (a
+          dict naming no component at all is an error). A component given as a dict keyed by
+          index value is looked up by value;
         - a pandas DataFrame: rows are found by index value (``.loc``). If the batch class
           declares components that are columns, each batch gets those columns as arrays (other
           components stay empty); otherwise the DataFrame rows are the batch's raw data (or the
           data of its single component). A pandas Series inside a tuple or dict becomes an
           array; a DataFrame there stays a DataFrame.
 
-        Batches, subsets and splits share it: nothing is copied until a batch is made.
+        Batches, subsets and splits share it: nothing is copied until a batch is made. The
+        crop goes the way of `Batch.load`'s (one loading path), except that arrays are read by
+        position rather than by value. Anything else is an error naming the component and
+        what is accepted.
     copy : bool
         Deep-copy each batch's crop (it is already a copy for arrays and pandas objects).
     **attrs
@@ -135,7 +72,7 @@ class Dataset:
         if not (isinstance(batch_class, type) and issubclass(batch_class, Batch)):
             raise TypeError(f"batch_class must be Batch or a subclass of it (got {batch_class!r})")
         self.index = self.build_index(index)
-        _check_preloaded(preloaded, len(self.index))
+        check_preloaded(preloaded, len(self.index), batch_class)
         self.batch_class = batch_class
         self.preloaded = preloaded
         self.copy = copy
@@ -203,7 +140,7 @@ class Dataset:
             A value is not in the dataset.
         """
         batch_index = self.index.create_batch(index, pos=pos)
-        crop = None
+        part = None
         if self.preloaded is not None:
             values = batch_index.indices
             if pos and not isinstance(index, DatasetIndex) and self._data_index is self.index:
@@ -214,10 +151,11 @@ class Dataset:
                     positions = np.asarray(index, dtype=np.intp).reshape(-1)
             else:
                 positions = self._data_index.get_pos(values)
-            crop = _crop(self.preloaded, positions, values, self.batch_class.components)
+            part = crop(self.preloaded, values, positions, self.batch_class.components)
         if self.copy:  # only when asked: a batch class may have its own __init__ without ``copy``
             kwargs = {"copy": True, **kwargs}
-        return self.batch_class(batch_index, dataset=self, preloaded=crop, **kwargs)
+        # The same loading path as Batch.load, rows found by position here (see batchkit._loading).
+        return self.batch_class(batch_index, dataset=self, preloaded=part, **kwargs)
 
     @keyword_only_after_batch_size
     def gen_batch(

@@ -731,3 +731,14 @@ def test_seeded_sequences_repeat(sizes, n_epochs, seed):
     assert plan_lists(n, batch_size, shuffle=seed, n_epochs=n_epochs) == plan_lists(
         n, batch_size, shuffle=seed, n_epochs=n_epochs
     )
+
+
+@settings(max_examples=100, deadline=None)
+@given(n=st.integers(1, 12), sizes=st.lists(st.integers(1, 12), min_size=1, max_size=15), seed=seeds)
+def test_next_batch_calls_of_any_sizes_read_one_stream(n, sizes, seed):
+    """``next_batch`` calls of varying sizes, without limits, read the same items as one plan's stream."""
+    sizes = [min(size, n) for size in sizes]
+    index = DatasetIndex(n)
+    taken = np.concatenate([index.next_batch(size, shuffle=seed).indices for size in sizes])
+    plan = IterationPlan(n, 1, shuffle=seed, n_iters=len(taken))
+    assert taken.tolist() == np.concatenate(list(plan)).tolist()
