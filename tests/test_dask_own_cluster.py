@@ -94,3 +94,15 @@ def test_shutdown_closes_the_started_cluster(report):
 def test_a_call_after_shutdown_starts_a_new_cluster(report):
     """After shutdown_executors, the next call on target='dask' starts a cluster again."""
     assert report[0]["again"] == [0, 1, 2]
+
+
+def test_script_without_main_guard_is_told_to_add_one(tmp_path):
+    """A script calling target='dask' at top level, with no __main__ guard, fails saying to add one."""
+    script = tmp_path / "unguarded.py"
+    script.write_text("from batchkit import parallel\nparallel(init=[1, 2], target='dask')(abs)()\n")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    done = subprocess.run(
+        [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=80, check=False
+    )
+    assert done.returncode != 0 and "if __name__ == '__main__':" in done.stderr

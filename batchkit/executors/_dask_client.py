@@ -56,13 +56,22 @@ def _start_own_client():
     n_workers = available_cpus()
     # the dashboard needs bokeh; without it dask would warn at every start
     dashboard = "127.0.0.1:0" if importlib.util.find_spec("bokeh") is not None else None
-    cluster = distributed.LocalCluster(
-        host="127.0.0.1",
-        processes=True,
-        n_workers=n_workers,
-        threads_per_worker=1,
-        dashboard_address=dashboard,
-    )
+    try:
+        cluster = distributed.LocalCluster(
+            host="127.0.0.1",
+            processes=True,
+            n_workers=n_workers,
+            threads_per_worker=1,
+            dashboard_address=dashboard,
+        )
+    except Exception as why:
+        # the usual cause: dask spawns its workers, which import the script's main module and
+        # so run its top-level code again, starting a cluster from inside a worker's start-up
+        raise RuntimeError(
+            "batchkit could not start a dask LocalCluster for target='dask' or client=True "
+            f"({type(why).__name__}: {why}). In a script, keep the work under "
+            "`if __name__ == '__main__':`: dask's worker processes import the script's main module."
+        ) from why
     client = distributed.Client(cluster, set_as_default=False)  # the application's dask stays its own
     where = client.dashboard_link if dashboard is not None else "none (install bokeh to have one)"
     print(
