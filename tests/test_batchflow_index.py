@@ -63,10 +63,31 @@ def test_empty_files_index_has_empty_index(tmp_path):
         (15, [0.5, 0.3], (8, 4, 3)),
         (13, [0.5, 0.25, 0.25], (7, 3, 3)),
         (2, 1.0, (2, 0, 0)),
+        (10, 0.75, (8, 2, 0)),
+        (10, 0.96, (9, 1, 0)),
+        (4, 0.99, (3, 1, 0)),
+        (10, [0.9, 0.04], (8, 1, 1)),
+        (10, [0.98, 0.0], (8, 1, 1)),
+        (10, [1.0, 0.0], (9, 1, 0)),
+        (10, [0.5, 0.0, 0.5], (4, 1, 5)),
+        (10, [0.0, 1.0], (0, 10, 0)),
+        (10, [0.7, 0.3], (7, 3, 0)),
+        (100, [0.999, 0.0], (98, 1, 1)),
+        (3, [0.9, 0.05], (1, 1, 1)),
     ],
 )
 def test_calc_split_matches_batchflow(n, shares, expected):
     """``calc_split`` gives batchflow's counts (test and validation rounded, train the rest)."""
+    assert DatasetIndex(n).calc_split(shares) == expected
+
+
+@pytest.mark.parametrize(
+    ("n", "shares", "batchflow", "expected"),
+    [(3, [0.0, 0.5], (0, 2, 2), (0, 2, 1)), (5, [0.0, 0.0, 1.0], (0, 1, 5), (0, 1, 4))],
+)
+def test_calc_split_never_overshoots(n, shares, batchflow, expected):
+    """Where batchflow's counts sum to more than the items (parts overlap), validation gives back."""
+    assert sum(batchflow) > n
     assert DatasetIndex(n).calc_split(shares) == expected
 
 
