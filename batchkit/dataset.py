@@ -158,30 +158,26 @@ class Dataset:
         return self.batch_class(batch_index, dataset=self, preloaded=part, **kwargs)
 
     @keyword_only_after_batch_size
-    def gen_batch(
-        self,
-        batch_size,
-        *,
-        shuffle=False,
-        n_iters=DatasetIndex._NOT_GIVEN,
-        n_epochs=DatasetIndex._NOT_GIVEN,
-        drop_last=False,
-        **kwargs,
-    ):
+    def gen_batch(self, batch_size, *, shuffle=False, n_iters=None, n_epochs=None, drop_last=False, **kwargs):
         """Yield batches in the order of an `IterationPlan`.
 
         Parameters
         ----------
         batch_size, shuffle, n_iters, n_epochs, drop_last
-            As for `DatasetIndex.gen_batch`: with neither ``n_iters`` nor ``n_epochs``, batches
-            never stop. Every argument after ``batch_size`` is keyword-only.
+            As for `DatasetIndex.gen_batch`: with neither ``n_iters`` nor ``n_epochs`` (None),
+            batches never stop, as in batchflow. Every argument after ``batch_size`` is
+            keyword-only.
         **kwargs
             Passed on to `create_batch`.
+
+        Examples
+        --------
+        >>> batches = Dataset(3).gen_batch(2)
+        >>> [next(batches).indices.tolist() for _ in range(3)]
+        [[0, 1], [2, 0], [1, 2]]
         """
-        if n_iters is DatasetIndex._NOT_GIVEN and n_epochs is DatasetIndex._NOT_GIVEN:
-            n_iters, n_epochs = math.inf, None
-        n_iters = None if n_iters is DatasetIndex._NOT_GIVEN else n_iters
-        n_epochs = None if n_epochs is DatasetIndex._NOT_GIVEN else n_epochs
+        if n_iters is None and n_epochs is None:
+            n_iters = math.inf
         plan = IterationPlan(
             len(self), batch_size, shuffle=shuffle, n_iters=n_iters, n_epochs=n_epochs, drop_last=drop_last
         )

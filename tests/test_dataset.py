@@ -510,3 +510,9 @@ def test_dataset_pickles():
 def test_repr_names_size_and_batch_class():
     """The repr names the number of items and the batch class."""
     assert repr(Dataset(VALUES, Pairs)) == "<Dataset of 10 items, batch class Pairs>"
+
+
+def test_gen_batch_with_explicit_none_limits_never_stops():
+    """``n_epochs=None, n_iters=None`` passed by name is endless too, as in batchflow."""
+    batches = Dataset(3).gen_batch(2, n_epochs=None, n_iters=None)
+    assert [next(batches).indices.tolist() for _ in range(3)] == [[0, 1], [2, 0], [1, 2]]
