@@ -34,7 +34,7 @@ import numpy as np
 
 from ._component_names import check_component_names
 
-__all__ = ["add_components", "check_preloaded", "crop", "put"]
+__all__ = ["add_components", "align", "check_preloaded", "crop", "put"]
 
 _ACCEPTED = (
     "an array (or anything indexed by an array of positions), a list or tuple, a dict keyed by index "
@@ -127,6 +127,43 @@ def crop(source, values, positions=None, components=None):
     if is_dataframe(source):
         return source.loc[values]
     return crop_one(source, values, positions)
+
+
+def _has_rows(data, n: int) -> bool:
+    """Whether ``data`` holds one row per item already (None and unsized data count as fitting)."""
+    if data is None or isinstance(data, Mapping):
+        return data is None
+    try:
+        return len(data) == n
+    except TypeError:
+        return True
+
+
+def align(source, values, components=None):
+    """``source`` as given when it already holds one row per item, else its crop by index value.
+
+    What ``Batch(index, preloaded=...)`` stores: a dataset passes its batches their own rows, and
+    data of another length (the whole data set, say) is cropped by value, as batchflow's batches
+    crop their preloaded data, instead of making a batch whose components are of another length.
+
+    >>> align(np.arange(100), np.array([2, 5])).tolist()
+    [2, 5]
+    >>> align(np.array([7, 8]), np.array([2, 5])).tolist()
+    [7, 8]
+    """
+    values = np.asarray(values)
+    n = len(values)
+    if isinstance(source, Mapping):
+        parts = [data for key, data in source.items() if components is None or key in components]
+    elif isinstance(source, tuple) and components is None:
+        parts = list(source) if not _has_rows(source, n) else [source]
+    elif isinstance(source, (tuple, list)) and components is not None:
+        parts = list(source)
+    else:
+        parts = [source]
+    if all(_has_rows(part, n) for part in parts):
+        return source
+    return crop(source, values, components=components)
 
 
 def _frame_columns(frame, names) -> dict:

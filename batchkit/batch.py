@@ -21,7 +21,7 @@ from ._batch_data import _check_dict_keys, _data_length
 from ._batch_ops import crop_batch, merge_batches
 from ._component_names import check_component_names
 from ._items import Item, ItemRecord, _Component
-from ._loading import add_components, put
+from ._loading import add_components, align, put
 from ._run_context import _EMPTY_CONTEXT, RUN_CONTEXT_FIELDS, RunContext, _context_property, set_run_context
 
 __all__ = ["Batch", "Item", "ItemRecord", "RunContext", "crop_batch", "merge_batches", "set_run_context"]
@@ -44,7 +44,8 @@ class Batch:
     pipeline : optional
         The pipeline the batch belongs to: the ``pipeline`` of its `RunContext` (not pickled).
     preloaded : dict, tuple, list or array, optional
-        Data for the batch's items, aligned with ``index`` (see `from_data`).
+        Data for the batch's items, aligned with ``index`` (see `from_data`); data of another
+        length is cropped by index value, as `load` crops it.
     copy : bool
         Store a deep copy of ``preloaded`` instead of the objects given.
     **attrs
@@ -101,7 +102,7 @@ class Batch:
         for name, value in attrs.items():
             setattr(self, name, value)
         if preloaded is not None:
-            put(self, preloaded, copy=copy)
+            put(self, align(preloaded, indices, self.components), copy=copy)
 
     # -- run context (set by a pipeline run; read-only) ------------------------------------
 

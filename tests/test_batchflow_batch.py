@@ -370,3 +370,15 @@ def test_from_data_tuple_of_arrays_with_index_is_raw_data():
     """With an index the tuple of arrays is the raw data of a batch of the index's length."""
     batch = Raw.from_data(index=np.arange(10), data=(ARR[:10], ARR[:10]))
     assert len(batch) == 10 and len(batch.data) == 2
+
+
+def test_batch_constructor_crops_longer_preloaded_by_value():
+    """``Batch(index, preloaded=whole_data)`` crops by index value, as batchflow does."""
+    assert Batch(DatasetIndex([2, 5]), preloaded=np.arange(100)).data.tolist() == [2, 5]
+    batch = Pairs(DatasetIndex([2, 5]), preloaded=(np.arange(100), np.arange(100) * 2))
+    assert batch.images.tolist() == [2, 5] and batch.labels.tolist() == [4, 10]
+
+
+def test_batch_constructor_keeps_preloaded_of_the_batch_length():
+    """Data with one row per item is the batch's own, in order (batchflow would crop it by value)."""
+    assert Batch(DatasetIndex([2, 0, 1]), preloaded=np.arange(3) * 10).data.tolist() == [0, 10, 20]
