@@ -298,10 +298,13 @@ class DatasetIndex:
         >>> [b.indices.tolist() for b in DatasetIndex(4).gen_batch(3, n_epochs=1)]
         [[0, 1, 2], [3]]
         """
-        if n_iters is self._NOT_GIVEN and n_epochs is self._NOT_GIVEN:
-            n_iters, n_epochs = math.inf, None
-        n_iters = None if n_iters is self._NOT_GIVEN else n_iters
-        n_epochs = None if n_epochs is self._NOT_GIVEN else n_epochs
+        # No limit means batchflow's endless stream, except both None passed by name: that stays
+        # one epoch, because a pipeline run without limits asks its dataset's index for exactly that.
+        if not (n_iters is None and n_epochs is None):
+            n_iters = None if n_iters is self._NOT_GIVEN else n_iters
+            n_epochs = None if n_epochs is self._NOT_GIVEN else n_epochs
+            if n_iters is None and n_epochs is None:
+                n_iters = math.inf
         plan = IterationPlan(
             len(self), batch_size, shuffle=shuffle, n_iters=n_iters, n_epochs=n_epochs, drop_last=drop_last
         )

@@ -376,3 +376,8 @@ def test_pipeline_run_without_limits_stays_one_epoch():
     """A pipeline run without limits is one epoch, as in batchflow (the index's default is endless)."""
     batches = Dataset(5).p.gen_batch(2)
     assert [b.indices.tolist() for b in batches] == [[0, 1], [2, 3], [4]]
+
+
+def test_one_explicit_none_limit_is_still_endless():
+    """``gen_batch(2, n_epochs=None)`` never stops, as in batchflow (only both None by name is one epoch)."""
+    assert values(DatasetIndex(3).gen_batch(2, n_epochs=None), 3) == [[0, 1], [2, 0], [1, 2]]
