@@ -1,4 +1,4 @@
-"""Command line: ``python -m batchkit demo``."""
+"""Command line: ``python -m batchkit demo`` and ``python -m batchkit bench``."""
 
 from __future__ import annotations
 
@@ -26,6 +26,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also run the pipeline on a dask LocalCluster (127.0.0.1 only) and check its output",
     )
+    bench = commands.add_parser(
+        "bench",
+        help="time each target against a plain loop, concurrent.futures and joblib on this machine",
+    )
+    bench.add_argument("--quick", action="store_true", help="a tenth of the work, one round (a smoke test)")
+    bench.add_argument("--out", default=".", help="folder for bench.json and bench.png (default: here)")
     return parser
 
 
@@ -43,4 +49,9 @@ def main(argv: list[str] | None = None) -> int:
             bar=not args.no_bar,
             dask=args.dask,
         )
+    if args.command == "bench":
+        from .bench import run_bench
+
+        run_bench(quick=args.quick, out=args.out)
+        return 0
     return 2  # unreachable: argparse rejects unknown commands
