@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import NamedTuple
 
+from ._plots import pyplot
+
 __all__ = ["ActionClock", "ActionTotals", "DroppedItem", "RunReport", "SkippedBatch"]
 
 
@@ -159,6 +161,44 @@ class RunReport:
     def items_per_second(self) -> float:
         """Items done per second of wall time."""
         return self.items_done / self.wall_seconds if self.wall_seconds > 0 else 0.0
+
+    def plot(self, ax=None, path=None):
+        """Seconds spent in each action over the run, as horizontal bars (needs matplotlib).
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Where to draw; a new figure when None.
+        path : str or path, optional
+            Also save the figure there (a PNG, SVG, PDF... by the suffix).
+
+        Returns
+        -------
+        matplotlib Axes
+
+        Examples
+        --------
+        >>> report = RunReport(actions={"load": ActionTotals(4, 40, 1.5), "blur": ActionTotals(4, 40, 0.5)})
+        >>> ax = report.plot()
+        >>> [float(bar.get_width()) for bar in ax.patches]
+        [1.5, 0.5]
+        >>> [label.get_text() for label in ax.get_yticklabels()]
+        ['load', 'blur']
+        """
+        plt = pyplot()
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6.4, 0.6 + 0.45 * max(1, len(self.actions))))
+        names = list(self.actions)
+        seconds = [self.actions[name].seconds for name in names]
+        ax.barh(range(len(names)), seconds, color="tab:blue")
+        ax.set_yticks(range(len(names)), [_cut(name, 30) for name in names])
+        ax.invert_yaxis()  # the first action at the top, as in the table
+        ax.set_xlabel("seconds (summed over batches)")
+        ax.set_title(f"run {self.run_id[:8]}: {self.batches_done} batches, {self.wall_seconds:.2f} s")
+        ax.figure.tight_layout()
+        if path is not None:
+            ax.figure.savefig(path, dpi=110)
+        return ax
 
     def __str__(self) -> str:
         state = "" if self.completed else " (did not finish)"

@@ -287,3 +287,25 @@ def test_a_report_pickles_and_copies():
     report = numbers_dataset(6).p.add_one().run(2, bar=False).last_run
     assert pickle.loads(pickle.dumps(report)) == report
     assert copy.deepcopy(report) == report
+
+
+def test_report_plot_draws_one_bar_per_action_and_saves_it(tmp_path):
+    pytest.importorskip("matplotlib")
+    from batchkit.report import ActionTotals, RunReport
+
+    actions = {"load": ActionTotals(2, 8, 0.4), "blur": ActionTotals(2, 8, 1.2)}
+    report = RunReport(run_id="abcdef123", actions=actions)
+    ax = report.plot(path=tmp_path / "run.png")
+    assert [float(bar.get_width()) for bar in ax.patches] == [0.4, 1.2]
+    assert (tmp_path / "run.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_report_plot_without_matplotlib_names_the_extra(monkeypatch):
+    import sys
+
+    from batchkit.report import RunReport
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    with pytest.raises(ImportError, match="'plot' extra"):
+        RunReport().plot()
