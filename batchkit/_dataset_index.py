@@ -15,13 +15,6 @@ from .rng import order_source
 __all__ = ["DatasetIndex"]
 
 
-class _NotGiven:
-    """The default of `DatasetIndex.gen_batch`'s limits: tells "not given" from an explicit None."""
-
-    def __repr__(self) -> str:
-        return "<not given>"
-
-
 class DatasetIndex:
     """The values that identify a dataset's items, in order.
 
@@ -58,9 +51,6 @@ class DatasetIndex:
     >>> [batch.indices.tolist() for batch in index.gen_batch(3, n_epochs=2)]
     [['a', 'b', 'c'], ['d', 'a', 'b'], ['c', 'd']]
     """
-
-    #: What `gen_batch` gets when neither limit is given (None for both, passed by name, is one epoch).
-    _NOT_GIVEN = _NotGiven()
 
     def __init__(self, index):
         self._set_values(as_values(index))
@@ -276,7 +266,7 @@ class DatasetIndex:
 
     @keyword_only_after_batch_size
     def gen_batch(
-        self, batch_size, *, shuffle=False, n_iters=_NOT_GIVEN, n_epochs=_NOT_GIVEN, drop_last=False
+        self, batch_size, *, shuffle=False, n_iters=None, n_epochs=None, drop_last=False
     ):
         """Yield batches (indices of the same class) as `IterationPlan` orders them.
 
@@ -286,9 +276,8 @@ class DatasetIndex:
         ----------
         batch_size, shuffle, n_iters, n_epochs, drop_last
             As for `IterationPlan`. With neither ``n_iters`` nor ``n_epochs``, batches never stop
-            (epochs follow one another, reshuffled each epoch when shuffling), as in batchflow;
-            ``n_epochs=None, n_iters=None`` passed by name is one epoch (what a pipeline run
-            without limits asks for). Every argument after ``batch_size`` is keyword-only.
+            (epochs follow one another, reshuffled each epoch when shuffling), as in batchflow.
+            Every argument after ``batch_size`` is keyword-only.
 
         Examples
         --------
@@ -298,13 +287,8 @@ class DatasetIndex:
         >>> [b.indices.tolist() for b in DatasetIndex(4).gen_batch(3, n_epochs=1)]
         [[0, 1, 2], [3]]
         """
-        # No limit means batchflow's endless stream, except both None passed by name: that stays
-        # one epoch, because a pipeline run without limits asks its dataset's index for exactly that.
-        if not (n_iters is None and n_epochs is None):
-            n_iters = None if n_iters is self._NOT_GIVEN else n_iters
-            n_epochs = None if n_epochs is self._NOT_GIVEN else n_epochs
-            if n_iters is None and n_epochs is None:
-                n_iters = math.inf
+        if n_iters is None and n_epochs is None:  # no limit: batchflow's endless stream
+            n_iters = math.inf
         plan = IterationPlan(
             len(self), batch_size, shuffle=shuffle, n_iters=n_iters, n_epochs=n_epochs, drop_last=drop_last
         )

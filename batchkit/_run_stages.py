@@ -90,6 +90,8 @@ class _Stages:
             order["shuffle"] = np.random.default_rng(_derived(self.seed, 0))
         if self.endless:
             order["n_epochs"], order["n_iters"] = None, math.inf
+        elif order["n_epochs"] is None and order["n_iters"] is None:
+            order["n_epochs"] = 1  # a run without limits is one epoch (an index alone never stops)
         return self.dataset.index.gen_batch(self.batch_size, **order)
 
     def _tag(self, batch, iteration: int, stream: int, total):

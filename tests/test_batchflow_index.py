@@ -379,5 +379,5 @@ def test_pipeline_run_without_limits_stays_one_epoch():
 
 
 def test_one_explicit_none_limit_is_still_endless():
-    """``gen_batch(2, n_epochs=None)`` never stops, as in batchflow (only both None by name is one epoch)."""
+    """``gen_batch(2, n_epochs=None)`` never stops, as in batchflow."""
     assert values(DatasetIndex(3).gen_batch(2, n_epochs=None), 3) == [[0, 1], [2, 0], [1, 2]]
