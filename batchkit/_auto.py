@@ -62,6 +62,8 @@ PROCESS_SECONDS = 1e-3
 PROBE_SECONDS = 0.01
 _log = logging.getLogger("batchkit")
 _choices: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+#: the choices for functions that cannot be weakly referenced (builtins, numpy's C functions)
+_kept: dict = {}
 _lock = threading.Lock()
 
 
@@ -141,12 +143,23 @@ def explain(action) -> Choice | None:
     """
     key = _key(getattr(action, "_fn", action))
     with _lock:
-        return _choices.get(key)
+        try:
+            return _choices.get(key)
+        except TypeError:  # not weak-referenceable (a builtin, a C function): kept by value
+            try:
+                return _kept.get(key)
+            except TypeError:  # not even hashable: never remembered
+                return None
 
 
 def _remember(fn, choice: Choice) -> None:
-    with _lock, contextlib.suppress(TypeError):  # not weak-referenceable: chosen again next time
-        _choices[_key(fn)] = choice
+    key = _key(fn)
+    with _lock:
+        try:
+            _choices[key] = choice
+        except TypeError:  # builtins and C functions live as long as the process anyway
+            with contextlib.suppress(TypeError):  # unhashable: chosen again next time
+                _kept[key] = choice
     _log.debug("target='auto' for %s: %s", getattr(fn, "__qualname__", fn), choice)
 
 

@@ -188,3 +188,11 @@ def test_one_cpu_keeps_busy_work_in_the_caller(monkeypatch):
     monkeypatch.setattr(_auto, "available_cpus", lambda: 1)
     choice, _ = _measure(_FakeProbe(10, (0.01, 0.01)), True)
     assert choice.target == "for" and "one CPU" in choice.reason
+
+
+def test_builtins_and_c_functions_are_chosen_for_and_remembered():
+    assert batchkit.map(abs, [-1, -2], target="auto") == [1, 2]
+    assert explain(abs).target == "for"
+    matrices = [np.eye(2) * (i + 1) for i in range(4)]  # np.linalg.inv: not weak-referenceable
+    assert float(batchkit.map(np.linalg.inv, matrices, target="auto")[1][0, 0]) == 0.5
+    assert explain(np.linalg.inv) is not None
