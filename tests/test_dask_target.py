@@ -251,3 +251,17 @@ def test_unpicklable_worker_function_is_refused_with_a_hint():
     lock = threading.Lock()
     with pytest.raises(TypeError, match="target='dask' needs a worker function that can be pickled"):
         run(lambda x: (lock, x)[1], [1])
+
+
+def blas_threads(_):
+    from threadpoolctl import threadpool_info
+
+    return sorted({info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"})
+
+
+def test_dask_workers_keep_one_blas_thread_unless_inner_threads_says_otherwise():
+    """dask's nanny starts workers with OMP_NUM_THREADS=1 and the like; inner_threads= sets the cap."""
+    assert run(blas_threads, [0, 1]) == [[1], [1]]
+    capped = parallel(init=lambda: [0, 1], target="dask", inner_threads=2)(blas_threads)()
+    assert capped == [[2], [2]]
+    assert run(blas_threads, [0]) == [[2]]  # a cap stays with the worker process for later calls

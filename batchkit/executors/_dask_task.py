@@ -24,6 +24,7 @@ import time
 
 from .._calls import NOT_RUN, Calls, Outcomes
 from ..errors import WorkerError
+from . import _inner_threads
 from ._daemon_pool import DaemonThreadPool
 from ._mpc_pickle import dump_values, dumps, portable_error
 from ._supervised import run_supervised
@@ -106,7 +107,7 @@ def _run(fn, calls: Calls, outcomes: Outcomes, timeout: float | None) -> None:
                 lo = culprit + 1
 
 
-def run_chunk(shared, calls_blob: bytes, timeout: float | None) -> bytes:
+def run_chunk(shared, calls_blob: bytes, timeout: float | None, inner_threads: int | None = None) -> bytes:
     """Run one chunk; return ``(values_blob, failures_blob, seconds)`` pickled.
 
     ``shared`` is ``(fn_blob, args, kwargs)``. ``failures`` maps a position in the chunk to
@@ -125,7 +126,11 @@ def run_chunk(shared, calls_blob: bytes, timeout: float | None) -> bytes:
         error.__cause__ = exc
         return dumps((None, dumps(portable_error(error)), time.perf_counter() - start))
     outcomes = Outcomes(len(calls))
+    if inner_threads is not None:  # the worker's thread pools, for this and later chunks
+        _inner_threads.apply(inner_threads)
     _run(fn, calls, outcomes, timeout)
+    if inner_threads is not None:
+        _inner_threads.apply(inner_threads)  # numba imported by an item: capped from now on
     seconds = time.perf_counter() - start
     values = outcomes.values
     failures = {i: portable_error(values[i]) for i in outcomes.failed}

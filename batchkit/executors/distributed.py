@@ -163,6 +163,7 @@ class _Call:
         "completed",
         "distributed",
         "in_flight",
+        "inner_threads",
         "outcomes",
         "shared",
         "timeout",
@@ -170,12 +171,17 @@ class _Call:
         "window",
     )
 
-    def __init__(self, client, distributed, calls: Calls, outcomes: Outcomes, timeout, window: int):
+    def __init__(
+        self, client, distributed, calls: Calls, outcomes: Outcomes, timeout, window: int, inner_threads=None
+    ):
         self.client = client
         self.distributed = distributed
         self.calls = calls
         self.outcomes = outcomes
         self.timeout = timeout
+        #: the cap on the worker's BLAS/OpenMP/numba threads; None leaves dask's own (1 per
+        #: worker process started by a nanny: it sets OMP_NUM_THREADS and the like)
+        self.inner_threads = inner_threads
         #: at most this many tasks of the call at once (``n_workers``, else two per cluster thread)
         self.window = window
         self.token = uuid.uuid4().hex[:12]  # task keys name the call in dask's dashboard
@@ -197,7 +203,8 @@ class _Call:
 
     def submit(self, k: int, blob: bytes):
         return self.client.submit(
-            run_chunk, self.shared, blob, self.timeout, key=f"batchkit-{self.token}-{k}", pure=False
+            run_chunk, self.shared, blob, self.timeout, self.inner_threads,
+            key=f"batchkit-{self.token}-{k}", pure=False,
         )
 
     def _feed(self) -> None:
@@ -320,7 +327,7 @@ class DaskExecutor(Executor):
             min_seconds=MIN_CHUNK_SECONDS,
         )
         bounds = chunk_bounds(n_calls, balanced_chunks(n_chunks, runners, n_calls))
-        call = _Call(client, distributed, calls, outcomes, options.timeout, window)
+        call = _Call(client, distributed, calls, outcomes, options.timeout, window, options.inner_threads)
         call.share(fn_blob, len(bounds))
         call.run(bounds, options.fail_fast)
         if not calls.cancel.requested and call.busy > 0:
