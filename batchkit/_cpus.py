@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import functools
+import numbers
 
 __all__ = [
     "BUSY_SHARE",
     "available_cpus",
     "default_process_workers",
     "default_thread_workers",
+    "resolve_workers",
     "thread_workers",
 ]
 
@@ -27,6 +29,34 @@ def available_cpus() -> int:
     from joblib.externals.loky import cpu_count
 
     return max(1, cpu_count())
+
+
+def resolve_workers(n_workers, name: str = "n_workers") -> int | None:
+    """A worker count as given, with joblib's negatives: -1 is every CPU, -2 all but one, ...
+
+    Examples
+    --------
+    >>> resolve_workers(3), resolve_workers(None), resolve_workers(-1) == available_cpus()
+    (3, None, True)
+    >>> resolve_workers(0)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: 'n_workers' must be a positive int, a negative one counting back ... (got 0)
+    """
+    if n_workers is None:
+        return None
+    if isinstance(n_workers, bool) or not isinstance(n_workers, numbers.Integral) or n_workers == 0:
+        raise ValueError(
+            f"'{name}' must be a positive int, a negative one counting back from the CPUs "
+            f"(-1: all of them, -2: all but one), or None (got {n_workers!r})"
+        )
+    if n_workers > 0:
+        return int(n_workers)
+    cpus = available_cpus()
+    counted = cpus + 1 + int(n_workers)
+    if counted < 1:
+        raise ValueError(f"'{name}'={n_workers} leaves no worker: this process may use {cpus} CPUs")
+    return counted
 
 
 def default_thread_workers() -> int:

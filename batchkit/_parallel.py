@@ -297,7 +297,8 @@ def inbatch_parallel(
     n_workers : int, optional
         How many items run at once (by default: for threads, one per CPU for items that keep a
         CPU busy and ``min(32, cpus + 4)`` for items that mostly wait, measured per function;
-        ``cpus`` for processes; all of them for async).
+        ``cpus`` for processes; all of them for async). As in joblib, ``-1`` is one per CPU,
+        ``-2`` all CPUs but one.
     timeout : float, optional
         Seconds an item may run before it fails alone with `ItemTimeout` (given as a keyword
         with the other decorator settings; each call may override it).

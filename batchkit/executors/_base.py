@@ -8,6 +8,7 @@ import numbers
 import threading
 
 from .._calls import Calls, Outcomes
+from .._cpus import resolve_workers
 
 __all__ = ["Executor", "RunOptions", "chunk_bounds", "in_worker", "mark_worker"]
 
@@ -43,7 +44,8 @@ class RunOptions:
     Parameters
     ----------
     n_workers : int, optional
-        How many items of the call may run at once; the executor's default when None.
+        How many items of the call may run at once; the executor's default when None. As in
+        joblib, -1 means one per CPU, -2 all CPUs but one, and so on.
     timeout : float, optional
         Seconds one item may run before it fails alone with `ItemTimeout`; None for no limit.
         The call returns within about this long after its last item started.
@@ -62,11 +64,8 @@ class RunOptions:
     inner_threads: int | None = None
 
     def __post_init__(self):
-        n_workers = self.n_workers
-        if n_workers is not None:
-            if isinstance(n_workers, bool) or not isinstance(n_workers, numbers.Integral) or n_workers < 1:
-                raise ValueError(f"'n_workers' must be a positive int or None (got {n_workers!r})")
-            object.__setattr__(self, "n_workers", int(n_workers))
+        if self.n_workers is not None:
+            object.__setattr__(self, "n_workers", resolve_workers(self.n_workers))
         timeout = self.timeout
         if timeout is not None:
             if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) or not timeout > 0:

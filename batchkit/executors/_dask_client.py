@@ -35,7 +35,7 @@ def import_distributed():
     except ImportError as why:
         raise TargetError(
             "target='dask' and pipelines on a cluster need dask.distributed, which is not installed: "
-            "pip install 'batchkit[dask]' (or pip install 'dask[distributed]')"
+            "pip install 'batchkit-parallel[dask]' (or pip install 'dask[distributed]')"
         ) from why
     return distributed
 
