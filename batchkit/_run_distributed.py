@@ -15,7 +15,9 @@ dataset's ``create_batch``, from files or from the preloaded data).
 Variables: a task works on a copy of the variables as the run's start left them and logs every
 assignment (`_LoggedVariables`); the caller replays each batch's log onto the pipeline's own
 variables in batch order, so write, append, extend and update leave what a local run leaves.
-A task does not see the assignments of other batches (a counter ``V("n") + 1`` counts per batch).
+A task does not see the assignments of other batches, so a variable a batch reads and then
+writes in "w" mode (a counter ``V("n") + 1``) cannot end as locally: the caller refuses it
+with a `PipelineError` at the first such batch instead of leaving a different value.
 
 A worker lost mid-batch (its process killed) makes dask run that batch again on another worker;
 the caller takes each batch's result once, so no batch is lost or doubled in the output.
@@ -31,7 +33,7 @@ from collections import deque
 
 from ._run_stages import _SKIPPED, _Outcome, _Stages
 from .batch import set_run_context
-from .errors import RemoteTraceback, WorkerDied, WorkerError
+from .errors import PipelineError, RemoteTraceback, WorkerDied, WorkerError
 from .executors._dask_client import import_distributed, resolve_client, total_threads
 from .executors._dask_task import remote_task
 from .executors._mpc_pickle import dumps, portable_error
@@ -67,6 +69,13 @@ class _LoggedVariables(Variables):
         super().__init__()
         self.__setstate__(copy.deepcopy(state))
         self.changes: list[tuple] = []
+        #: the variables this batch read: one written back in "w" mode after it was read was
+        #: computed from the run's start value, not from the other batches' writes
+        self.read: set[str] = set()
+
+    def get(self, name: str, default=None, create: bool = False):
+        self.read.add(name)
+        return super().get(name, default, create)
 
     def declare(self, name: str, default=None) -> None:
         if name not in self:
@@ -75,6 +84,8 @@ class _LoggedVariables(Variables):
 
     def set(self, name: str, value, mode: str = "w") -> None:
         super().set(name, value, mode)
+        if mode == "w" and name in self.read:
+            self.changes.append(("read-then-written", name))
         self.changes.append(("set", name, value, mode))
 
     def delete(self, name: str) -> None:
@@ -86,6 +97,13 @@ def replay(variables: Variables, changes) -> None:
     """Apply a batch task's logged variable changes to the run's ``variables``, in order."""
     for change in changes:
         kind, name = change[0], change[1]
+        if kind == "read-then-written":
+            raise PipelineError(
+                f"pipeline variable {name!r} was read and then written by the same batch on a dask "
+                "worker (a counter such as update(V(name), V(name) + 1)): the workers do not see each "
+                "other's writes, so it would not end as in a local run. Collect per-batch values with "
+                "mode='a' (or 'e') and combine them after the run, or run without client="
+            )
         if kind == "set":
             variables.set(name, change[2], change[3])
         elif kind == "declare":

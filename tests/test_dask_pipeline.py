@@ -220,3 +220,15 @@ def test_batch_random_draws_match_a_local_run(client):
     """Each batch's own generator gives on the cluster the draws it gives locally (same seed)."""
     pipeline = ph.dataset().p.noise()
     assert collected(pipeline, client=client, seed=7) == collected(pipeline, seed=7)
+
+
+def test_a_counter_read_and_written_by_each_batch_is_refused_not_left_different(client):
+    """update(V("n"), V("n") + 1) counts every batch locally; on workers it cannot: a clear error."""
+    from batchkit import V
+
+    local = ph.dataset(20).p.init_variable("n", 0).update(V("n"), V("n") + 1)
+    local.run(4, bar=False)
+    assert local.v("n") == 5
+    remote = ph.dataset(20).p.init_variable("n", 0).update(V("n"), V("n") + 1)
+    with pytest.raises(PipelineError, match="read and then written by the same batch"):
+        remote.run(4, bar=False, client=client)
