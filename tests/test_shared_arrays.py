@@ -2,6 +2,7 @@
 
 import os
 import pickle
+import time
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from batchkit import Batch, inbatch_parallel, parallel
 from batchkit.executors import _shm_segments, processes
 from batchkit.executors._shared_arrays import CallArrays
+from batchkit.executors._shm_segments import CACHE
 
 pytestmark = pytest.mark.skipif(not os.path.isdir("/dev/shm"), reason="POSIX shared memory in /dev/shm")
 
@@ -37,8 +39,13 @@ def scale(image, factor):
     return float(image[0, 0])
 
 
-def ours() -> set[str]:
-    """This process's call segments (kept ones, made by shared_array, are named ``...-k<n>``)."""
+def ours(keep_cache: bool = False) -> set[str]:
+    """This process's call segments, those kept for reuse released first unless ``keep_cache``.
+
+    Arrays made by shared_array live in segments named ``...-k<n>``: not counted.
+    """
+    if not keep_cache:
+        CACHE.clear()
     prefix = f"batchkit-{os.getpid()}-"
     return {name for name in os.listdir("/dev/shm") if name.startswith(prefix) and "-k" not in name}
 
@@ -128,12 +135,43 @@ def test_small_arrays_are_still_pickled(monkeypatch):
 @pytest.mark.timeout(120)
 def test_no_segment_is_left_after_1000_calls():
     data = np.ones(1 << 17)  # 1 MiB
+    CACHE.clear()
     before = set(os.listdir("/dev/shm"))
     run = fan(row_sum, 1)
     for _ in range(1000):
         assert run(data[None]) == [float(1 << 17)]
+    assert len(ours(keep_cache=True)) == 1  # one segment, taken again by every call
     assert ours() == set()
     assert set(os.listdir("/dev/shm")) <= before
+
+
+@pytest.mark.timeout(60)
+def test_a_call_segment_is_reused_by_the_next_call_then_released_when_idle(monkeypatch):
+    monkeypatch.setattr(CACHE, "IDLE_SECONDS", 0.3)
+    CACHE.clear()
+    data = np.arange(ROWS * WIDTH, dtype=np.float64).reshape(ROWS, WIDTH)
+    run = fan(row_sum, ROWS)
+    assert run(data) == [float(row.sum()) for row in data]
+    first = ours(keep_cache=True)
+    data[0] = 0  # the reused segment is filled with the array as it is now
+    assert run(data)[0] == 0.0
+    assert ours(keep_cache=True) == first and len(first) == 1
+    deadline = time.monotonic() + 10
+    while ours(keep_cache=True) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert ours(keep_cache=True) == set()
+
+
+def test_a_segment_twice_too_large_is_not_taken():
+    CACHE.clear()
+    big = CACHE.take("t-big", 8 << 20)
+    CACHE.give_back(big)
+    small = CACHE.take("t-small", 1 << 20)
+    try:
+        assert small is not big and CACHE.take("t-again", 5 << 20) is big
+    finally:
+        small.release()
+        big.release()
 
 
 def test_object_arrays_are_pickled():

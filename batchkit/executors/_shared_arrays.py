@@ -20,7 +20,8 @@ Instead, while a call's chunks are pickled (`CallArrays.dumps`), the pickler's d
   kept. A base that is read-only, or not contiguous (its memory cannot be copied as one
   block), is shared read-only: a write raises in the item instead of being lost.
 
-Segments, their lifetimes and their clean-up after a killed caller are in `_shm_segments`;
+Segments, their lifetimes (a call's are kept a few seconds for the next call, whose copy is
+then cheaper) and their clean-up after a killed caller are in `_shm_segments`;
 the worker's side (mapping, flushing) in `_shared_worker`.
 """
 
@@ -36,7 +37,7 @@ import sys
 
 from . import _shm_segments
 from ._shared_worker import _attach_view, _open_view
-from ._shm_segments import Segment
+from ._shm_segments import CACHE
 
 __all__ = ["CallArrays"]
 
@@ -132,13 +133,15 @@ class CallArrays:
     def _segment(self, array):
         """A new call segment holding a copy of ``array``, and that copy (contiguous, in its order)."""
         np = self.np
-        segment = Segment(f"{self.token.split('-', 1)[1]}-{len(self.shared)}", array.nbytes)
+        segment = CACHE.take(f"{self.token.split('-', 1)[1]}-{len(self.shared)}", array.nbytes)
         try:
-            if array.flags.c_contiguous or array.flags.f_contiguous:
+            if segment.fresh and (array.flags.c_contiguous or array.flags.f_contiguous):
                 segment.fill(array)  # pwrite: no page fault per fresh page
                 copy = np.ndarray(array.shape, array.dtype, segment.mapping, 0, array.strides)
-            else:
-                copy = np.ndarray(array.shape, array.dtype, segment.mapping)
+            else:  # a reused segment's pages exist: a plain copy (or memory not in one block)
+                contiguous = array.flags.c_contiguous or array.flags.f_contiguous
+                strides = array.strides if contiguous else None
+                copy = np.ndarray(array.shape, array.dtype, segment.mapping, 0, strides)
                 copy[...] = array
         except BaseException:
             segment.release()
@@ -162,7 +165,7 @@ class CallArrays:
     # -- after the call -----------------------------------------------------------------------
 
     def finish(self) -> None:
-        """Copy what workers wrote back into the caller's arrays; unlink every segment."""
+        """Copy what workers wrote back into the caller's arrays; hand the segments back."""
         try:
             for original, view in self.sent.values():
                 if original.flags.writeable:
@@ -171,4 +174,4 @@ class CallArrays:
             segments = [entry[1] for entry in self.shared.values()]
             self.sent, self.shared = {}, {}  # the views of the segments die with these
             for segment in segments:
-                segment.release()
+                CACHE.give_back(segment)  # kept a few seconds for the next call (see SegmentCache)
