@@ -92,9 +92,9 @@ def _batches(items, batch_size):
 def _bar(items, enabled: bool, name: str):
     if not enabled:
         return None
-    from tqdm.auto import tqdm
+    from .progress import ItemCounter, bar_class
 
-    from .progress import ItemCounter
+    tqdm = bar_class()
 
     total = len(items) if hasattr(items, "__len__") else None
     return ItemCounter(tqdm(total=total, desc=name, unit="item"))

@@ -259,14 +259,16 @@ class _Run(_Stages, _Policy):
         if not _want_bar(self.bar):
             yield None
             return
-        from tqdm.auto import tqdm
+        from .progress import around_bar, bar_class
 
+        tqdm = bar_class()
         options = dict(total=self.total, unit="batch", desc="pipeline", dynamic_ncols=True)
         if isinstance(self.bar, dict):
             options.update(self.bar)
         bar = tqdm(**options)
         try:
-            yield bar
+            with around_bar(tqdm):
+                yield bar
         finally:
             bar.close()
 

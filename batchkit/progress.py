@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import sys
 import threading
 
-__all__ = ["ItemCounter", "item_counter", "item_progress"]
+__all__ = ["ItemCounter", "around_bar", "bar_class", "item_counter", "item_progress"]
 
 _REQUEST: contextvars.ContextVar[dict | None] = contextvars.ContextVar("batchkit_item_progress", default=None)
 
@@ -48,6 +49,56 @@ def item_progress(**tqdm_options):
         _REQUEST.reset(token)
 
 
+def bar_class():
+    """The tqdm bar to draw: a widget in a notebook that has ipywidgets, else the text bar.
+
+    ``tqdm.auto`` picks the widget in any notebook and, without ipywidgets, warns and draws
+    nothing useful; the text bar works everywhere. (ipywidgets comes with the ``notebook`` extra.)
+    """
+    if "ipykernel" in sys.modules:
+        try:
+            import ipywidgets  # noqa: F401 - only whether it is there
+        except ImportError:
+            pass
+        else:
+            from tqdm.notebook import tqdm
+
+            return tqdm
+    from tqdm.std import tqdm
+
+    return tqdm
+
+
+@contextlib.contextmanager
+def around_bar(tqdm):
+    """While a bar is drawn: warnings and log records are written above it, not through it.
+
+    A warning printed straight to stderr lands in the middle of the bar's line and the bar
+    is drawn again below it, broken; ``tqdm.write`` clears the line first. Log records go
+    the same way (tqdm's ``logging_redirect_tqdm``, for the handlers that write to a terminal).
+    """
+    import warnings
+
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if file is not None and file is not sys.stderr:
+            return shown(message, category, filename, lineno, file, line)
+        text = warnings.formatwarning(message, category, filename, lineno, line)
+        tqdm.write(text.rstrip("\n"), file=sys.stderr)
+        return None
+
+    warnings.showwarning = show
+    try:
+        with logging_redirect_tqdm(tqdm_class=tqdm):
+            yield
+    finally:
+        if warnings.showwarning is show:
+            warnings.showwarning = shown
+
+
 class ItemCounter:
     """A thread-safe ``update(n)`` in front of a tqdm bar (tqdm's own counter is not)."""
 
@@ -68,7 +119,6 @@ def item_counter(total: int, desc: str) -> ItemCounter | None:
     options = _REQUEST.get()
     if options is None or total == 0:
         return None
-    from tqdm.auto import tqdm
-
+    tqdm = bar_class()
     options = {"desc": desc, "unit": "item", "total": total, **options}
     return ItemCounter(tqdm(**options))
