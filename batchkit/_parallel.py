@@ -284,7 +284,7 @@ def inbatch_parallel(
         (one call with no entry), or a component (per element). A method or callable is called
         with the action's positional and keyword arguments plus ``extras`` and returns one entry
         per call: a list or other sequence gives positional arguments, a dict keyword
-        arguments, a 2-tuple ``(sequence, dict)`` both; anything else is one positional argument.
+        arguments, a 2-tuple ``(list or tuple, dict)`` both; anything else is one positional argument.
         An iterable is used as the entries directly.
     post : str or callable, optional
         Called as ``post(results, *args, **kwargs)`` with the same arguments as ``init``.
