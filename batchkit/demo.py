@@ -352,6 +352,8 @@ def run_demo(n_images=384, batch_size=64, size=128, latency=0.005, bar=True, out
     cluster that batchkit starts), and its output must equal the plain loop's too.
     """
     out = out or sys.stdout
+    # bars only where someone watches: piped to a file, they would be lines joined by "\r"
+    bar = bar and (sys.stderr.isatty() or "ipykernel" in sys.modules)
     cpus = available_cpus()
     with tempfile.TemporaryDirectory(prefix="batchkit-demo-") as folder:
         os.makedirs(os.path.join(folder, "images"))

@@ -46,3 +46,4 @@ def test_the_command_without_matplotlib_still_writes_the_json_with_a_hint(tmp_pa
     assert done.returncode == 0, done.stderr
     assert "no plot: matplotlib is not installed" in done.stdout
     assert (tmp_path / "bench.json").exists() and not (tmp_path / "bench.png").exists()
+    assert "Warning" not in done.stderr  # nothing left for the resource tracker to report at exit

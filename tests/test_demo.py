@@ -35,7 +35,6 @@ def test_demo_command_line_runs():
             "8",
             "--size",
             "32",
-            "--no-bar",
         ],
         capture_output=True,
         text=True,
@@ -43,6 +42,10 @@ def test_demo_command_line_runs():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1].startswith("OK:")
+    # piped, as to a file: no bars joined by carriage returns, no escape codes, no warnings
+    for stream in (result.stdout, result.stderr):
+        assert "\r" not in stream and "\x1b" not in stream
+    assert "Warning" not in result.stderr
 
 
 def test_rle_encode_round_trips_a_mask():

@@ -8,9 +8,10 @@ chunk it gets before running it:
 * the libraries already loaded (numpy's BLAS is: the forkserver preloads numpy) through
   ``threadpoolctl``, which changes their thread count at run time;
 * the environment variables those libraries read when they load, for one loaded later;
-* numba's ``set_num_threads`` once numba is imported, up to the number of threads numba
-  started with. Unpickling a worker function that uses numba imports it before the chunk
-  runs; a module imported by an item only is capped from the worker's next chunk on.
+* numba: ``NUMBA_NUM_THREADS`` before numba is imported in the worker (so the first cap a
+  worker gets is the most numba threads it will ever run), then ``set_num_threads`` once its
+  threads have started. The cap is applied before the worker function is unpickled, since
+  unpickling a function that uses numba imports it.
 
 A cap is applied only when it changes, so a worker pays for it (about 1 ms) once per value.
 """
@@ -54,7 +55,14 @@ def apply(cap: int) -> None:
 
         threadpool_limits(limits=cap)  # not a context: the limits stay for this process
         _applied["pools"] = cap
-    numba = sys.modules.get("numba")
-    if numba is not None and _applied["numba"] != cap:
+    if "numba" not in sys.modules:
+        # read when numba loads: it then starts at most ``cap`` threads
+        os.environ.setdefault("NUMBA_NUM_THREADS", str(cap))
+        return
+    launcher = sys.modules.get("numba.np.ufunc.parallel")
+    # Only once numba's threads run: set_num_threads would start them, and numba's start-up
+    # lock, a multiprocessing lock the worker never releases, is then reported as leaked at exit.
+    if launcher is not None and launcher._is_initialized and _applied["numba"] != cap:
+        numba = sys.modules["numba"]
         numba.set_num_threads(min(cap, numba.config.NUMBA_NUM_THREADS))
         _applied["numba"] = cap

@@ -223,14 +223,14 @@ def serve(conn, lifeline, shared, slot: int, caller_pid: int) -> None:
         table[base + STARTED] = 0
         table[base + CHUNK] = chunk_id
         try:
+            _inner_threads.apply(inner_threads)  # before loading fn, which may import numba
             if fn_blob is not None:
                 fn = None  # a failed load must not leave the previous call's function in place
                 fn = pickle.loads(fn_blob)
             if fn is None:
                 raise WorkerError("the worker function did not arrive")
-            _inner_threads.apply(inner_threads)  # after loading fn: numba is imported by then
             reply = _run_chunk(fn, calls_blob, block, table, base, stop)
-            _inner_threads.apply(inner_threads)  # numba imported by an item: capped from now on
+            _inner_threads.apply(inner_threads)  # numba's threads started by an item: capped now
         except Exception as exc:
             reply = _chunk_error(exc)
         try:
