@@ -15,7 +15,7 @@ import inspect
 __all__ = ["BUILTINS"]
 
 #: actions a pipeline runs itself, whatever the batch class
-BUILTINS = frozenset({"update", "save_to", "call", "rebatch", "merge", "join", "write_to"})
+BUILTINS = frozenset({"update", "save_to", "call", "namespace_call", "rebatch", "merge", "join", "write_to"})
 
 
 def _batch_subclasses():

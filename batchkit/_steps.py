@@ -113,6 +113,17 @@ def _call(run, action, batch, context):
     return batch
 
 
+def _call_exact(run, action, batch, context):
+    """A function of a registered namespace: called with exactly its arguments (no batch first)."""
+    fn, *args = action.args
+    kwargs = dict(action.kwargs)
+    save_to = kwargs.pop("save_to", None)
+    result = fn(*_evaluate(tuple(args), batch, run.pipeline), **_evaluate(kwargs, batch, run.pipeline))
+    if save_to is not None:
+        save_to.set(result, batch=batch, pipeline=run.pipeline)
+    return batch
+
+
 def _pull(run, other):
     """The next batch of another pipeline, for join and merge, cut like the run's own batches."""
     if other._lazy_run is not None:
@@ -167,6 +178,7 @@ _BUILTINS = {
     "update": _update,
     "save_to": _update,
     "call": _call,
+    "namespace_call": _call_exact,
     "join": _join,
     "merge": _merge,
     "write_to": _write_to,

@@ -9,6 +9,8 @@ added (an unknown name or keyword fails at once, not at run time; the checks are
 from __future__ import annotations
 
 import functools
+import importlib
+import sys
 from dataclasses import dataclass, field, replace
 
 from ._pipeline_checks import BUILTINS as BUILTINS  # a name of this module before the checks moved
@@ -113,6 +115,7 @@ class Pipeline(_Runs):
         _variables=None,
         _before=(),
         _after=(),
+        _namespaces=(),
     ):
         self._dataset = dataset
         self.config = dict(config or {})
@@ -121,6 +124,8 @@ class Pipeline(_Runs):
         self._variables = _variables if _variables is not None else Variables()
         self._before = tuple(_before)
         self._after = tuple(_after)
+        #: modules whose functions become steps by name (`add_namespace`); __main__ is looked in last
+        self._namespaces = tuple(_namespaces)
         self._lazy_run: tuple | None = None
         self._next_state = None
         self.random = None
@@ -139,10 +144,11 @@ class Pipeline(_Runs):
             "_variables": self._variables.fresh_copy(),
             "_before": self._before,
             "_after": self._after,
+            "_namespaces": self._namespaces,
         }
         values.update(
             {
-                ("_" + k if k in ("actions", "variables", "before", "after") else k): v
+                ("_" + k if k in ("actions", "variables", "before", "after", "namespaces") else k): v
                 for k, v in changes.items()
             }
         )
@@ -174,8 +180,58 @@ class Pipeline(_Runs):
     def __getattr__(self, name):
         if name.startswith("_"):
             raise AttributeError(name)
-        _check_action(self.batch_class, name)
+        try:
+            _check_action(self.batch_class, name)
+        except AttributeError:
+            fn = self._namespace_function(name)
+            if fn is None:
+                raise
+            return functools.partial(self._add_namespace_call, fn)
         return functools.partial(self._add_action, name)
+
+    def add_namespace(self, *namespaces) -> Pipeline:
+        """Make the functions of ``namespaces`` (modules, or their names) usable as steps, by name.
+
+        Afterwards ``pipeline.fn(*args, save_to=None, **kwargs)`` adds a step that calls
+        ``fn(*args, **kwargs)`` per batch (named expressions evaluated; no batch passed unless
+        you pass ``B()``), stores the result in ``save_to`` and passes the batch on. Batch
+        actions come first, then the namespaces in the order added, then ``__main__``. The
+        namespaces are registered on this pipeline (and the pipelines made from it), which is
+        returned, so calls chain.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from batchkit import B, Batch, Dataset, V
+        >>> dataset = Dataset(6, Batch, preloaded=np.arange(6.0))
+        >>> pipeline = dataset.p.add_namespace(np).init_variable("means", [])
+        >>> pipeline = pipeline.mean(B("data"), save_to=V("means", mode="a"))
+        >>> _ = pipeline.run(batch_size=3, bar=False)
+        >>> [float(m) for m in pipeline.v("means")]
+        [1.0, 4.0]
+        """
+        modules = []
+        for namespace in namespaces:
+            if isinstance(namespace, str):
+                namespace = importlib.import_module(namespace)
+            if not hasattr(namespace, "__dict__") and not hasattr(namespace, "__getattr__"):
+                raise TypeError(f"'namespaces' must be modules or module names (got {namespace!r})")
+            modules.append(namespace)
+        self._namespaces = (*self._namespaces, *modules)
+        return self
+
+    def _namespace_function(self, name: str):
+        """The callable ``name`` of the first registered namespace (then ``__main__``) having one."""
+        for namespace in (*self._namespaces, sys.modules.get("__main__")):
+            fn = getattr(namespace, name, None) if namespace is not None else None
+            if callable(fn):
+                return fn
+        return None
+
+    def _add_namespace_call(self, fn, *args, save_to=None, **kwargs) -> Pipeline:
+        if save_to is not None and not hasattr(save_to, "set"):
+            raise TypeError(f"save_to needs a named expression such as V('name') (got {save_to!r})")
+        return self._add_builtin("namespace_call", (fn, *args), {"save_to": save_to, **kwargs})
 
     def _add_action(self, name, *args, **kwargs) -> Pipeline:
         _check_action(self.batch_class, name, kwargs)
