@@ -324,13 +324,15 @@ _ITERATION = {"current": "current", "c": "current", "max": "max", "m": "max", "r
 
 
 class I(NamedExpression):  # noqa: E742 - batchflow's name
-    """Iteration counters read from the batch.
+    """Iteration counters read from the batch, counted as batchflow counts them.
 
     Parameters
     ----------
     what : {"current", "c", "max", "m", "ratio", "r"}
-        ``batch.iteration``, ``batch.n_iterations``, or ``iteration / n_iterations``. An unknown
-        (None or missing) counter raises ``ValueError``.
+        ``"current"``: the batch's number in the run, **from 1** (``batch.iteration + 1``);
+        ``"max"``: how many batches the run makes, or None when that is unknown (an endless
+        stream, after a ``rebatch``); ``"ratio"``: current / max, which raises ``ValueError``
+        when the total is unknown. Outside a run (no iteration set) each raises ``ValueError``.
     """
 
     __slots__ = ("_what",)
@@ -340,18 +342,23 @@ class I(NamedExpression):  # noqa: E742 - batchflow's name
             raise ValueError(f"I() takes one of {sorted(_ITERATION)} (got {what!r})")
         object.__setattr__(self, "_what", _ITERATION[what])
 
-    def _counter(self, batch, attribute: str):
-        value = getattr(batch, attribute, None)
+    def _current(self, batch) -> int:
+        value = getattr(batch, "iteration", None)
         if value is None:
-            raise ValueError(f"{self!r}: the batch's {attribute} is unknown (None or not set)")
-        return value
+            raise ValueError(f"{self!r}: the batch's iteration is unknown (it is not in a run)")
+        return value + 1
 
     def _evaluate(self, batch, pipeline, size):
         batch = need(batch, "batch", self)
+        total = getattr(batch, "n_iterations", None)
+        if self._what == "max":
+            return total
+        current = self._current(batch)
         if self._what == "current":
-            return self._counter(batch, "iteration")
-        total = self._counter(batch, "n_iterations")
-        return total if self._what == "max" else self._counter(batch, "iteration") / total
+            return current
+        if total is None:
+            raise ValueError(f"{self!r}: the run's number of batches is unknown, so there is no ratio")
+        return current / total
 
     def __repr__(self) -> str:
         return f"I({self._what!r})"

@@ -386,23 +386,30 @@ def test_r_unknown_method_raises_with_suggestions():
 
 @pytest.mark.parametrize(
     ("what", "expected"),
-    [("current", 3), ("c", 3), ("max", 10), ("m", 10), ("ratio", 0.3), ("r", 0.3)],
+    [("current", 4), ("c", 4), ("max", 10), ("m", 10), ("ratio", 0.4), ("r", 0.4)],
 )
 def test_i_reads_iteration_counters(what, expected):
-    """I('current'/'max'/'ratio') and their one-letter aliases read the batch's counters."""
+    """I('current'/'max'/'ratio') and their aliases read the counters, as batchflow: current from 1."""
     assert I(what).get(make_batch(iteration=3, n_iterations=10)) == pytest.approx(expected)
 
 
 def test_i_default_is_current():
-    """I() is the current iteration."""
-    assert I().get(make_batch(iteration=4)) == 4
+    """I() is the current batch's number, from 1 (the fifth batch, iteration 4, is 5)."""
+    assert I().get(make_batch(iteration=4)) == 5
 
 
-@pytest.mark.parametrize("what", ["max", "ratio"])
-def test_i_unknown_total_raises(what):
-    """I('max') and I('ratio') raise ValueError when n_iterations is None."""
-    with pytest.raises(ValueError, match="n_iterations is unknown"):
-        I(what).get(make_batch(n_iterations=None))
+def test_i_max_is_none_when_the_total_is_unknown():
+    assert I("max").get(make_batch(iteration=2, n_iterations=None)) is None
+
+
+def test_i_ratio_raises_when_the_total_is_unknown():
+    with pytest.raises(ValueError, match="number of batches is unknown"):
+        I("ratio").get(make_batch(iteration=2, n_iterations=None))
+
+
+def test_i_current_raises_outside_a_run():
+    with pytest.raises(ValueError, match="not in a run"):
+        I("current").get(make_batch(iteration=None))
 
 
 def test_i_rejects_an_unknown_counter():

@@ -350,14 +350,14 @@ def test_update_write_mode_keeps_last():
     """``update(V("x"), value)`` writes: the last batch's value remains."""
     p = numbers_dataset(6).p.init_variable("last").update(V("last"), I("current"))
     p.run(2, bar=False)
-    assert p.v("last") == 2
+    assert p.v("last") == 3  # I("current") counts from 1
 
 
 def test_update_dict_mode():
     """``update(V("d", mode="u"), {...})`` updates a dict per batch."""
     p = numbers_dataset(6).p.init_variable("d", {}).update(V("d", mode="u"), {I("current"): B("size")})
     p.run(4, bar=False)
-    assert p.v("d") == {0: 4, 1: 2}
+    assert p.v("d") == {1: 4, 2: 2}
 
 
 def test_save_to_is_update():
@@ -419,7 +419,7 @@ def test_concurrent_appends_under_prefetch_lose_nothing():
     """200 batches appending to one variable under prefetch=4 leave 200 values."""
     p = numbers_dataset(20).p.init_variable("seen", []).update(V("seen", mode="a"), I("current"))
     p.run(1, n_epochs=10, prefetch=4, bar=False)
-    assert sorted(p.v("seen")) == list(range(200))
+    assert sorted(p.v("seen")) == list(range(1, 201))
 
 
 # -- named expressions -------------------------------------------------------------------------
@@ -474,21 +474,30 @@ def test_r_is_reproducible_with_a_seed():
 
 
 def test_i_current_and_max():
-    """``I("current")`` is the iteration and ``I("max")`` the number of batches."""
+    """``I("current")`` counts batches from 1, as in batchflow; ``I("max")`` is the number of batches."""
     p = numbers_dataset(6).p.store("got", (I("current"), I("max")))
-    assert _stored(p, "got", batch_size=2) == [(0, 3), (1, 3), (2, 3)]
+    assert _stored(p, "got", batch_size=2) == [(1, 3), (2, 3), (3, 3)]
 
 
 def test_i_ratio():
-    """``I("ratio")`` is iteration / total."""
+    """``I("ratio")`` is current / max: the last batch's is 1."""
     p = numbers_dataset(4).p.store("got", I("ratio"))
-    assert _stored(p, "got", batch_size=1) == [0.0, 0.25, 0.5, 0.75]
+    assert _stored(p, "got", batch_size=1) == [0.25, 0.5, 0.75, 1.0]
+
+
+def test_i_max_is_none_and_ratio_an_error_when_the_total_is_unknown():
+    """After a rebatch the number of batches is unknown: I("m") gives None, I("r") says why."""
+    p = numbers_dataset(4).p.rebatch(2).store("got", I("m"))
+    assert _stored(p, "got", batch_size=1) == [None, None]
+    p = numbers_dataset(4).p.rebatch(2).store("got", I("r"))
+    with pytest.raises(Exception, match="number of batches is unknown"):
+        _stored(p, "got", batch_size=1)
 
 
 def test_expressions_evaluated_inside_containers():
     """Expressions inside lists and dicts of arguments are evaluated."""
     p = numbers_dataset(4).p.store("got", {"n": B("size"), "l": [I("current"), C("k")]}) << {"k": "v"}
-    assert _stored(p, "got", batch_size=4) == [{"n": 4, "l": [0, "v"]}]
+    assert _stored(p, "got", batch_size=4) == [{"n": 4, "l": [1, "v"]}]
 
 
 def test_per_item_p_values_through_inbatch_parallel():
@@ -553,7 +562,7 @@ def test_call_evaluates_keyword_arguments():
     """Keyword arguments of ``call`` are evaluated per batch."""
     got = []
     numbers_dataset(4).p.call(lambda batch, n: got.append(n), n=I("current")).run(2, bar=False)
-    assert got == [0, 1]
+    assert got == [1, 2]
 
 
 def test_action_returning_new_batch_replaces_it():
