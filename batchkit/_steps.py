@@ -100,26 +100,12 @@ def _call(run, action, batch, context):
     save_to = kwargs.pop("save_to", None)
     args = _evaluate(tuple(args), batch, run.pipeline)
     kwargs = _evaluate(kwargs, batch, run.pipeline)
-    if isinstance(fn, str):
-        result = getattr(batch, fn)(*args, **kwargs)
-    elif batch is None:  # a before/after hook: there is no batch
-        result = fn(*args, **kwargs)
-    else:
-        result = fn(batch, *args, **kwargs)
+    # a callable gets exactly its arguments, as in batchflow: B() among them passes the batch
+    target = getattr(batch, fn) if isinstance(fn, str) else fn
+    result = target(*args, **kwargs)
     if save_to is not None:
         if not hasattr(save_to, "set"):
             raise TypeError(f"save_to needs a named expression such as V('name') (got {save_to!r})")
-        save_to.set(result, batch=batch, pipeline=run.pipeline)
-    return batch
-
-
-def _call_exact(run, action, batch, context):
-    """A function of a registered namespace: called with exactly its arguments (no batch first)."""
-    fn, *args = action.args
-    kwargs = dict(action.kwargs)
-    save_to = kwargs.pop("save_to", None)
-    result = fn(*_evaluate(tuple(args), batch, run.pipeline), **_evaluate(kwargs, batch, run.pipeline))
-    if save_to is not None:
         save_to.set(result, batch=batch, pipeline=run.pipeline)
     return batch
 
@@ -178,7 +164,7 @@ _BUILTINS = {
     "update": _update,
     "save_to": _update,
     "call": _call,
-    "namespace_call": _call_exact,
+    "namespace_call": _call,  # a namespace's function: the same as call(fn, ...)
     "join": _join,
     "merge": _merge,
     "write_to": _write_to,

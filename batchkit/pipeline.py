@@ -253,9 +253,11 @@ class Pipeline(_Runs):
     save_to = update
 
     def call(self, fn, *args, save_to=None, **kwargs) -> Pipeline:
-        """Per batch, call ``fn``: a batch method name, or a callable given the batch first.
+        """Per batch, call ``fn``: a batch method by name, or a callable with exactly ``args``.
 
-        The result goes to ``save_to`` (a named expression) when given.
+        As in batchflow, a callable gets no batch of its own: pass ``B()`` among the arguments
+        for it (``call(show, B(), title="x")``). Named expressions are evaluated per batch, and
+        the result goes to ``save_to`` (a named expression) when given.
         """
         if not (callable(fn) or isinstance(fn, str)):
             raise TypeError(f"call needs a callable or a batch method name (got {fn!r})")

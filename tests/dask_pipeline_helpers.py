@@ -92,7 +92,7 @@ def variables_pipeline(mode: str, n: int = 20):
     default = {"w": None, "a": [], "e": [], "u": set()}[mode]
     pipeline = dataset(n).p.init_variable("v", default).double()
     if mode == "u":
-        return pipeline.call(_update_set)
+        return pipeline.call(_update_set, B())
     return pipeline.update(V("v"), B("x"), mode=mode)
 
 

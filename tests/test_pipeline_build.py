@@ -420,7 +420,7 @@ def test_before_and_after_run_once_per_run():
     p = (
         numbers_dataset(10)
         .p.before.call(events.append, "before")
-        .call(lambda batch: events.append("batch"))
+        .call(lambda batch: events.append("batch"), B())
         .after.call(events.append, "after")
     )
     p.run(2, bar=False)

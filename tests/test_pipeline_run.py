@@ -536,13 +536,13 @@ def test_per_item_values_of_wrong_length_fail():
 def test_call_passes_batch_first():
     """``call(fn, *args)`` calls ``fn(batch, *args)``."""
     got = []
-    numbers_dataset(4).p.call(lambda batch, k: got.append((len(batch), k)), 7).run(2, bar=False)
+    numbers_dataset(4).p.call(lambda batch, k: got.append((len(batch), k)), B(), 7).run(2, bar=False)
     assert got == [(2, 7), (2, 7)]
 
 
 def test_call_save_to_variable():
     """``call(fn, save_to=V(...))`` stores fn's result in the variable."""
-    p = numbers_dataset(6).p.init_variable("sizes", []).call(len, save_to=V("sizes", mode="a"))
+    p = numbers_dataset(6).p.init_variable("sizes", []).call(len, B(), save_to=V("sizes", mode="a"))
     p.run(4, bar=False)
     assert p.v("sizes") == [4, 2]
 
@@ -561,7 +561,7 @@ def test_call_with_str_calls_batch_method():
 def test_call_evaluates_keyword_arguments():
     """Keyword arguments of ``call`` are evaluated per batch."""
     got = []
-    numbers_dataset(4).p.call(lambda batch, n: got.append(n), n=I("current")).run(2, bar=False)
+    numbers_dataset(4).p.call(lambda batch, n: got.append(n), B(), n=I("current")).run(2, bar=False)
     assert got == [1, 2]
 
 
@@ -1053,7 +1053,7 @@ def test_bar_auto_is_off_when_not_a_terminal(capsys):
 def test_run_keeps_no_batch(prefetch):
     """After a run every batch it made can be collected."""
     refs = []
-    p = numbers_dataset(20).p.call(lambda b: refs.append(weakref.ref(b))).add_one()
+    p = numbers_dataset(20).p.call(lambda b: refs.append(weakref.ref(b)), B()).add_one()
     p.run(2, prefetch=prefetch, bar=False, on_batch=lambda b: None)
     gc.collect()
     assert len(refs) == 10
@@ -1063,7 +1063,7 @@ def test_run_keeps_no_batch(prefetch):
 def test_previous_batch_freed_while_next_is_processed():
     """Without prefetch, while a batch is processed no earlier batch is alive."""
     alive, counts = weakref.WeakSet(), []
-    p = numbers_dataset(10).p.call(alive.add).call(lambda b: counts.append(len(alive)))
+    p = numbers_dataset(10).p.call(alive.add, B()).call(lambda b: counts.append(len(alive)), B())
     p.run(2, bar=False, on_batch=lambda b: None)
     assert counts == [1] * 5
 
@@ -1073,7 +1073,7 @@ def test_previous_batch_freed_while_next_is_processed():
 def test_prefetch_bounds_batches_alive(prefetch):
     """Under prefetch, the batches alive at once never exceed prefetch + 2."""
     alive, peak = weakref.WeakSet(), []
-    p = numbers_dataset(40).p.call(alive.add).sleep_if([0], 0.05)
+    p = numbers_dataset(40).p.call(alive.add, B()).sleep_if([0], 0.05)
     p.run(2, prefetch=prefetch, bar=False, on_batch=lambda b: peak.append(len(alive)))
     assert max(peak) <= prefetch + 2
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from pipeline_helpers import marked_dataset
 
-from batchkit import PipelineError
+from batchkit import B, PipelineError
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -293,7 +293,7 @@ def test_a_component_that_is_not_per_item_skips_the_batch(caplog):
             batch.names = ["only one"]
         seen.append(batch)
 
-    pipeline = marked_dataset(8).p.call(spoil).check(marked=(1,))
+    pipeline = marked_dataset(8).p.call(spoil, B()).check(marked=(1,))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         kept = [b.indices.tolist() for b in pipeline.gen_batch(4, on_error="skip_items")]
