@@ -64,6 +64,32 @@ def _item_rngs(batch, n_items: int, seed) -> list:
     ]
 
 
+class _Drawn:
+    """Per-item values of a ``P``/``PP`` argument already drawn: every component gets these."""
+
+    _batchkit_per_item = True
+
+    def __init__(self, values: list):
+        self.values = values
+
+    def resolve(self, batch=None, pipeline=None) -> list:
+        return self.values
+
+
+def _drawn_once(batch, args, kwargs):
+    """``args`` and ``kwargs`` with each per-item argument drawn now, for every component alike."""
+    _, _, per_item = resolve_per_item(batch, args, kwargs)
+    if not per_item:
+        return args, kwargs
+    args, kwargs = list(args), dict(kwargs)
+    for key, values in per_item.items():
+        if type(key) is int:
+            args[key] = _Drawn(values)
+        else:
+            kwargs[key] = _Drawn(values)
+    return tuple(args), kwargs
+
+
 class _Mask(list):
     """Which items to apply to, drawn once for all the components of a list ``src``."""
 
@@ -130,6 +156,8 @@ def apply_to_batch(
         if p is not None and not isinstance(p, _Mask):
             # one draw for all the components: an image and its mask get the same choice
             p = _Mask(_item_mask(batch, len(_entries(batch, src[0])), p, seed))
+        # P/PP values drawn once too, for the same reason (one random angle for both)
+        args, kwargs = _drawn_once(batch, args, kwargs)
         for one_src, one_dst in zip(src, dst, strict=True):
             apply_to_batch(
                 batch,

@@ -394,3 +394,19 @@ def test_post_by_method_name():
     batch = pairs_batch(3)
     batch.keep = lambda results, *a, **k: ("kept", list(results))
     assert batch.apply_parallel(double, src="a", post="keep") == ("kept", [0, 2, 4])
+
+
+def _shift(item, amount):
+    return item + amount
+
+
+def test_a_list_src_shares_one_per_item_draw_across_its_components():
+    """P(R(...)) with src=["a", "b"]: an image and its mask get the same random value per item."""
+    from batchkit import P, R
+
+    class Pairs(Batch):
+        components = ("a", "b")
+
+    batch = Pairs.from_data(data={"a": np.zeros(6), "b": np.zeros(6)}, random=np.random.default_rng(3))
+    batch.apply_parallel(_shift, P(R("integers", 0, 10**9)), src=["a", "b"], target="for")
+    assert np.array_equal(batch.a, batch.b) and len(set(batch.a.tolist())) > 1
