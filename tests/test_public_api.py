@@ -7,6 +7,8 @@ import sys
 import types
 from pathlib import Path
 
+import pytest
+
 import batchkit
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,40 +49,9 @@ def test_every_public_name_is_in_all():
     assert public_names() - set(batchkit.__all__) == set()
 
 
-def test_import_does_not_load_numba_or_joblib():
-    """``import batchkit`` in a fresh interpreter imports neither numba nor joblib."""
-    script = (
-        "import json, sys, batchkit; "
-        "print(json.dumps(sorted(m for m in ('numba', 'joblib') if m in sys.modules)))"
-    )
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
-    result = subprocess.run(
-        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == []
-
-
-def test_import_does_not_load_dask():
-    """``import batchkit`` in a fresh interpreter imports neither dask nor dask.distributed."""
-    script = (
-        "import json, sys, batchkit; "
-        "print(json.dumps(sorted(m for m in ('dask', 'distributed') if m in sys.modules)))"
-    )
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
-    result = subprocess.run(
-        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == []
-
-
-def test_import_leaves_the_heavier_dependencies_until_used():
-    """``import batchkit`` loads no progress bars, DataFrames, pickler, thread caps or plots."""
-    heavy = ("tqdm", "pandas", "cloudpickle", "threadpoolctl", "matplotlib")
-    found = f"sorted(m for m in {heavy!r} if m in sys.modules)"
+def _loaded_by_import(modules: tuple[str, ...]) -> list[str]:
+    """Which of ``modules`` a fresh interpreter has loaded after ``import batchkit``."""
+    found = f"sorted(m for m in {modules!r} if m in sys.modules)"
     script = f"import json, sys, batchkit; print(json.dumps({found}))"
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
@@ -88,4 +59,17 @@ def test_import_leaves_the_heavier_dependencies_until_used():
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60, check=False
     )
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == []
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize(
+    "modules",
+    [
+        ("numba", "joblib"),  # the compiler and the process pool: only when an action needs them
+        ("dask", "distributed"),  # the cluster engine: only for target="dask" or client=
+        ("tqdm", "pandas", "cloudpickle", "threadpoolctl", "matplotlib"),  # bars, frames, pickling, plots
+    ],
+)
+def test_import_leaves_heavier_dependencies_until_used(modules):
+    """``import batchkit`` in a fresh interpreter loads none of these."""
+    assert _loaded_by_import(modules) == []
