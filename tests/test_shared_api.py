@@ -8,31 +8,14 @@ import textwrap
 
 import numpy as np
 import pytest
+from shared_memory_helpers import ROWS, WIDTH, fan, fill_row, row_sum
 
-from batchkit import Batch, inbatch_parallel, is_shared, parallel, shared_array, to_shared
+from batchkit import Batch, inbatch_parallel, is_shared, shared_array, to_shared
 from batchkit.executors._shared_arrays import CallArrays
 from batchkit.executors._shm_segments import CACHE
 
 pytestmark = pytest.mark.skipif(not os.path.isdir("/dev/shm"), reason="POSIX shared memory in /dev/shm")
 
-ROWS, WIDTH = 8, 1 << 15  # 2 MiB in all
-
-
-def keep(results, *args, **kwargs):
-    return results
-
-
-def fan(fn, n, target="mpc"):
-    return parallel(init=lambda *a, **k: list(range(n)), post=keep, target=target, n_workers=2)(fn)
-
-
-def fill_row(i, out):
-    out[i] = i + 1
-    return float(out[i].sum())
-
-
-def row_sum(i, data):
-    return float(data[i].sum())
 
 
 def kept_names() -> set[str]:

@@ -6,32 +6,15 @@ import time
 
 import numpy as np
 import pytest
+from shared_memory_helpers import ROWS, WIDTH, fan, fill_row, row_sum
 
-from batchkit import Batch, inbatch_parallel, parallel
+from batchkit import Batch, inbatch_parallel
 from batchkit.executors import _shm_segments, processes
 from batchkit.executors._shared_arrays import CallArrays
 from batchkit.executors._shm_segments import CACHE
 
 pytestmark = pytest.mark.skipif(not os.path.isdir("/dev/shm"), reason="POSIX shared memory in /dev/shm")
 
-ROWS, WIDTH = 8, 1 << 15  # 8 rows of 256 KiB: 2 MiB, above the threshold; a row alone is below
-
-
-def keep(results, *args, **kwargs):
-    return results
-
-
-def fan(fn, n, target="mpc"):
-    return parallel(init=lambda *a, **k: list(range(n)), post=keep, target=target, n_workers=2)(fn)
-
-
-def fill_row(i, out):
-    out[i] = i + 1
-    return float(out[i].sum())
-
-
-def row_sum(i, data):
-    return float(data[i].sum())
 
 
 def scale(image, factor):
