@@ -9,10 +9,9 @@ added (an unknown name or keyword fails at once, not at run time; the checks are
 from __future__ import annotations
 
 import functools
-import importlib
-import sys
 from dataclasses import dataclass, field, replace
 
+from ._namespaces import as_modules, find_function
 from ._pipeline_checks import BUILTINS as BUILTINS  # a name of this module before the checks moved
 from ._pipeline_checks import _check_action, _check_callable_name
 from ._pipeline_run import _Runs
@@ -183,7 +182,7 @@ class Pipeline(_Runs):
         try:
             _check_action(self.batch_class, name)
         except AttributeError:
-            fn = self._namespace_function(name)
+            fn = find_function(self._namespaces, name)
             if fn is None:
                 raise
             return functools.partial(self._add_namespace_call, fn)
@@ -210,23 +209,8 @@ class Pipeline(_Runs):
         >>> [float(m) for m in pipeline.v("means")]
         [1.0, 4.0]
         """
-        modules = []
-        for namespace in namespaces:
-            if isinstance(namespace, str):
-                namespace = importlib.import_module(namespace)
-            if not hasattr(namespace, "__dict__") and not hasattr(namespace, "__getattr__"):
-                raise TypeError(f"'namespaces' must be modules or module names (got {namespace!r})")
-            modules.append(namespace)
-        self._namespaces = (*self._namespaces, *modules)
+        self._namespaces = (*self._namespaces, *as_modules(namespaces))
         return self
-
-    def _namespace_function(self, name: str):
-        """The callable ``name`` of the first registered namespace (then ``__main__``) having one."""
-        for namespace in (*self._namespaces, sys.modules.get("__main__")):
-            fn = getattr(namespace, name, None) if namespace is not None else None
-            if callable(fn):
-                return fn
-        return None
 
     def _add_namespace_call(self, fn, *args, save_to=None, **kwargs) -> Pipeline:
         if save_to is not None and not hasattr(save_to, "set"):

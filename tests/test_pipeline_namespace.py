@@ -43,8 +43,11 @@ def test_batch_actions_come_before_namespaces_and_namespaces_in_order():
     pipeline = Dataset(4, Halves, preloaded={"x": np.arange(4.0)}).p.add_namespace(math, np)
     (batch,) = list(pipeline.floor().gen_batch(4))
     assert batch.x.tolist() == [0.0, 0.5, 1.0, 1.5]  # halved: the action ran, not a floor
-    assert pipeline._namespace_function("floor") is math.floor  # math was added first
-    assert dataset().p.add_namespace(np, math)._namespace_function("floor") is np.floor
+    # ceil, in both math (an int back) and numpy (a numpy float back): the first added wins
+    for order, kind in (((math, np), int), ((np, math), np.floating)):
+        found = dataset().p.add_namespace(*order).init_variable("c").ceil(2.5, save_to=V("c"))
+        found.run(batch_size=6, bar=False)
+        assert isinstance(found.v("c"), kind) and found.v("c") == 3
 
 
 def test_an_unknown_name_raises_when_the_pipeline_is_built():
