@@ -129,3 +129,19 @@ def test_site_builds_strictly(tmp_path: Path):
     api = (site / "api" / "index.html").read_text(encoding="utf-8")
     missing = [name for name in batchkit.__all__ if not re.search(rf'id="batchkit(\.\w+)*\.{name}"', api)]
     assert not missing, f"the API reference does not document {missing}"
+
+
+#: the widest code line a docs page shows without a sideways scroll bar (mkdocs-material, desktop)
+WIDEST_CODE_LINE = 90
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
+def test_no_example_line_needs_a_sideways_scroll(page: Path):
+    """Every line of the page's Python examples fits the page's code width."""
+    too_wide = [
+        f"line {start + k}: {len(line)} characters"
+        for start, source in python_blocks(page.read_text())
+        for k, line in enumerate(source.splitlines())
+        if len(line) > WIDEST_CODE_LINE
+    ]
+    assert too_wide == []
