@@ -69,6 +69,12 @@ def bar_class():
     return tqdm
 
 
+#: run bars drawn now: per-item bars then go on the line below, and leave no line behind. A
+#: count, not a context variable: a run's actions may run in its prefetch threads.
+_run_bars = [0]
+_run_bars_lock = threading.Lock()
+
+
 @contextlib.contextmanager
 def around_bar(tqdm):
     """While a bar is drawn: warnings and log records are written above it, not through it.
@@ -91,10 +97,14 @@ def around_bar(tqdm):
         return None
 
     warnings.showwarning = show
+    with _run_bars_lock:
+        _run_bars[0] += 1
     try:
         with logging_redirect_tqdm(tqdm_class=tqdm):
             yield
     finally:
+        with _run_bars_lock:
+            _run_bars[0] -= 1
         if warnings.showwarning is show:
             warnings.showwarning = shown
 
@@ -120,5 +130,6 @@ def item_counter(total: int, desc: str) -> ItemCounter | None:
     if options is None or total == 0:
         return None
     tqdm = bar_class()
-    options = {"desc": desc, "unit": "item", "total": total, **options}
+    nested = {"position": 1, "leave": False} if _run_bars[0] else {}
+    options = {"desc": desc, "unit": "item", "total": total, **nested, **options}
     return ItemCounter(tqdm(**options))

@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pytest
 
-from batchkit import Batch, Dataset, action
+from batchkit import Batch, Dataset, action, inbatch_parallel
 from batchkit.progress import bar_class
 
 
@@ -55,3 +55,38 @@ def test_a_notebook_with_ipywidgets_gets_the_widget_bar(monkeypatch):
 
     monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
     assert bar_class() is tqdm
+
+
+class Squares(Batch):
+    components = ("x",)
+
+    @action
+    @inbatch_parallel(init="x", post="_keep", target="for")
+    def square(self, value):
+        return value * value
+
+    def _keep(self, results, *args, **kwargs):
+        return self
+
+
+def test_item_bars_nest_under_the_run_bar_and_leave_no_line(monkeypatch):
+    from tqdm.std import tqdm
+
+    from batchkit import item_progress, progress
+
+    made = []
+
+    class Recorded(tqdm):
+        def __init__(self, *args, **kwargs):
+            made.append(kwargs)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(progress, "bar_class", lambda: Recorded)
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    with item_progress(file=io.StringIO()):
+        Dataset(6, Squares, preloaded={"x": np.arange(6.0)}).p.square().run(batch_size=3, bar=True)
+        Squares.from_data(data={"x": np.arange(3.0)}).square()  # no run: a bar of its own
+    run_bar, *item_bars, alone = made
+    assert run_bar["unit"] == "batch" and len(item_bars) == 2
+    assert all(bar["position"] == 1 and bar["leave"] is False for bar in item_bars)
+    assert "position" not in alone
