@@ -39,9 +39,10 @@ import weakref
 from ._calls import Calls, Outcomes
 from ._cpus import available_cpus
 from ._fanout import run_calls
-from .errors import ItemTimeout
 from .executors import get_executor
+from .executors._supervised import _timed_out
 from .progress import item_counter
+from .report import seconds_text
 
 __all__ = ["AUTO", "Choice", "choose_declared", "explain", "run_auto"]
 
@@ -86,20 +87,12 @@ class Choice:
     def __str__(self) -> str:
         figures = []
         if self.per_item is not None:
-            figures.append(f"{_seconds(self.per_item)} per item")
+            figures.append(f"{seconds_text(self.per_item)} per item")
         if self.cpus is not None:
             figures[-1:] = [f"{figures[-1]}, {self.cpus:.2g} CPUs busy"] if figures else []
         if self.pair_ratio is not None:
             figures.append(f"two at once took {self.pair_ratio:.2f}x one")
         return f"{self.target}: {self.reason}" + (f" ({'; '.join(figures)})" if figures else "")
-
-
-def _seconds(value: float) -> str:
-    if value < 1e-3:
-        return f"{value * 1e6:.3g} us"
-    if value < 1:
-        return f"{value * 1e3:.3g} ms"
-    return f"{value:.3g} s"
 
 
 def _key(fn):
@@ -203,7 +196,7 @@ class _Probe:
         for k, thread in enumerate(threads):
             thread.join(None if timeout is None else max(0.0, timeout - (time.perf_counter() - start)))
             if thread.is_alive():  # overdue: its result, when it comes, lands in scratch only
-                self.outcomes.fail(first + k, _timed_out(self.options.timeout))
+                self.outcomes.fail(first + k, _timed_out(self.options.timeout, "auto"))
             else:
                 self._store(first + k, scratch[k], 0)
         return time.perf_counter() - start, time.process_time() - cpu
@@ -223,14 +216,6 @@ class _Quiet:
 
     def __call__(self, n: int = 1) -> None:
         return None
-
-
-def _timed_out(timeout: float) -> ItemTimeout:
-    return ItemTimeout(
-        f"the item ran longer than the timeout of {timeout:g} s while target='auto' measured it, and "
-        "was given up (it finishes in the background and its result is discarded)",
-        timeout,
-    )
 
 
 def _measure(probe: _Probe, processes_allowed: bool) -> tuple[Choice, int]:

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from ._plots import pyplot
 
-__all__ = ["ActionClock", "ActionTotals", "DroppedItem", "RunReport", "SkippedBatch"]
+__all__ = ["ActionClock", "ActionTotals", "DroppedItem", "RunReport", "SkippedBatch", "seconds_text"]
 
 
 class DroppedItem(NamedTuple):
@@ -77,6 +77,21 @@ class ActionClock:
     def totals(self) -> dict[str, ActionTotals]:
         with self._lock:
             return {name: ActionTotals(*values) for name, values in self._totals.items()}
+
+
+def seconds_text(seconds: float) -> str:
+    """Seconds as a short reading in us, ms or s.
+
+    Examples
+    --------
+    >>> seconds_text(2.5e-5), seconds_text(0.0123), seconds_text(4.0)
+    ('25 us', '12.3 ms', '4 s')
+    """
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.3g} us"
+    if seconds < 1:
+        return f"{seconds * 1e3:.3g} ms"
+    return f"{seconds:.3g} s"
 
 
 def _cut(text: str, width: int) -> str:

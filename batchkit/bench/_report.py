@@ -6,6 +6,8 @@ import json
 import os
 import platform
 
+from ..report import seconds_text
+
 __all__ = ["machine", "plot", "table", "write_json"]
 
 
@@ -30,13 +32,7 @@ def machine() -> dict:
 
 
 def _time(seconds: float | None) -> str:
-    if seconds is None:
-        return "n/a"
-    if seconds < 1e-3:
-        return f"{seconds * 1e6:.3g} us"
-    if seconds < 1:
-        return f"{seconds * 1e3:.3g} ms"
-    return f"{seconds:.3g} s"
+    return "n/a" if seconds is None else seconds_text(seconds)
 
 
 def table(results: dict) -> str:
