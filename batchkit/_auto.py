@@ -8,12 +8,14 @@ The rule, in order:
    (nothing runs twice):
 
    * items under ``TINY_SECONDS`` each stay in the caller (``for``): no pool is worth them;
-   * items that mostly wait (CPU time under ``WAITING_SHARE`` of their wall time: I/O,
-     sleeping) go to ``threads``;
+   * items that mostly wait (CPU time at most ``BUSY_SHARE`` of their wall time, in the
+     busiest item measured: I/O, sleeping) go to ``threads``. The busiest, since a loaded
+     machine that deschedules the caller only ever lowers an item's share;
    * an item that keeps several CPUs busy by itself (a BLAS call using every core) stays in
      the caller: running more beside it only makes them fight over the CPUs;
-   * other busy items: two more run at once in two threads. If the pair took about the time
-     of one (at most ``PARALLEL_RATIO`` times), or kept two CPUs busy, the work releases the
+   * other busy items: two more run at once in two threads, twice where there are items
+     enough. If the faster pair took about the time of the fastest single item (at most
+     ``PARALLEL_RATIO`` times), or kept two CPUs busy, the work releases the
      GIL and goes to ``threads``; if not, it holds the GIL: items of at least
      ``PROCESS_SECONDS`` go to ``mpc`` (plain functions that pickle only: a batch method's
      writes into its batch would stay in the worker processes), shorter ones stay in the
@@ -37,7 +39,7 @@ import time
 import weakref
 
 from ._calls import Calls, Outcomes
-from ._cpus import available_cpus
+from ._cpus import BUSY_SHARE, available_cpus
 from ._fanout import run_calls
 from .executors import get_executor
 from .executors._supervised import _timed_out
@@ -49,8 +51,6 @@ __all__ = ["AUTO", "Choice", "choose_declared", "explain", "run_auto"]
 AUTO = "auto"
 #: an item faster than this stays in the caller: a thread hand-off costs a few microseconds
 TINY_SECONDS = 50e-6
-#: an item busy for less than this share of its wall time is waiting (I/O): threads
-WAITING_SHARE = 0.5
 #: CPU seconds per wall second at which work runs on several CPUs at once: one item doing so
 #: has inner threads (more items beside it would only fight over the CPUs); two items doing so
 #: between them released the GIL
@@ -230,10 +230,11 @@ def _measure(probe: _Probe, processes_allowed: bool) -> tuple[Choice, int]:
             return Choice("for", "the first items stopped the call"), done
     per_item = sorted(walls)[len(walls) // 2]
     cores = sum(cpus) / sum(walls) if sum(walls) > 0 else 1.0  # CPUs one item keeps busy
+    busiest = max((c / w for c, w in zip(cpus, walls, strict=True) if w > 0), default=1.0)
     if per_item < TINY_SECONDS:
         return Choice("for", "its items are too short for a pool", per_item), done
-    if cores < WAITING_SHARE:
-        return Choice("threads", "it mostly waits", per_item, cores), done
+    if busiest <= BUSY_SHARE:
+        return Choice("threads", "it mostly waits", per_item, busiest), done
     if cores >= INNER_PARALLEL_CORES:
         why = "one item keeps several CPUs busy by itself (BLAS or its own threads)"
         return Choice("for", why, per_item, cores), done
@@ -241,9 +242,16 @@ def _measure(probe: _Probe, processes_allowed: bool) -> tuple[Choice, int]:
         return Choice("for", "it keeps a CPU busy, and one CPU is all there is", per_item, cores), done
     if n - done < 2:
         return Choice("for", "too few items to compare", per_item, cores), done
-    pair_wall, pair_cpu = probe.pair(done)
-    ratio = pair_wall / per_item
-    done += 2
+    # A busy machine only ever slows a measurement down, so the fastest single item and the
+    # fastest of (up to) two pairs are the least disturbed readings to compare.
+    pairs = []
+    while n - done >= 2 and len(pairs) < 2:
+        pairs.append(probe.pair(done))
+        done += 2
+        if probe.calls.cancel.requested:
+            return Choice("for", "the first items stopped the call", per_item, cores), done
+    pair_wall, pair_cpu = min(pairs)
+    ratio = pair_wall / min(walls)
     if ratio <= PARALLEL_RATIO or pair_cpu / pair_wall >= INNER_PARALLEL_CORES:
         return Choice("threads", "it releases the GIL", per_item, cores, ratio), done
     if per_item >= PROCESS_SECONDS and processes_allowed:

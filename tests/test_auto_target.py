@@ -65,7 +65,7 @@ def test_each_workload_goes_to_the_target_made_for_it(fn, target, reason):
     expected = [asyncio.run(fn(x)) if fn is coroutine else fn(x) for x in items]
     assert batchkit.map(fn, items, target="auto") == expected
     choice = explain(fn)
-    assert choice.target == target and reason in choice.reason
+    assert choice.target == target and reason in choice.reason, str(choice)
 
 
 @pytest.mark.timeout(60)
