@@ -3,11 +3,17 @@
 Every ```python block of README.md and of each docs/*.md page runs, a page's blocks in order in
 one fresh namespace, so a later block may use what an earlier one defined. A block preceded by
 a line ``<!-- skip -->`` is left out. One test per page.
+
+A ```text block right after a python block (blank lines between at most) is what that block
+prints: the test compares them, ``...`` standing for any text (times, addresses), spaces and
+line breaks alike.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import re
 import subprocess
 import sys
@@ -24,10 +30,12 @@ SKIP_MARK = "<!-- skip -->"
 OPENING = re.compile(r"^(?P<indent>[ \t]*)```(?P<lang>[\w+-]*)[^\n]*$")
 
 
-def python_blocks(text: str) -> list[tuple[int, str]]:
-    """The ```python blocks of a Markdown text, as (line number, source), skipped ones left out.
+def fenced_blocks(text: str) -> list[tuple[int, str, str, bool]]:
+    """Every fenced block of a Markdown text: (line number, language, body, follows a block).
 
-    A fence may be indented (inside an admonition, say): its lines lose that indentation.
+    "Follows a block": only blank lines stand between it and the previous block's closing
+    fence. A python block preceded by ``<!-- skip -->`` has the language "skip". A fence may be
+    indented (inside an admonition, say): its lines lose that indentation.
     """
     lines = text.splitlines()
     blocks = []
@@ -47,11 +55,53 @@ def python_blocks(text: str) -> list[tuple[int, str]]:
             line = lines[i]
             body.append(line[len(indent) :] if line.startswith(indent) else line.lstrip())
             i += 1
-        if opening["lang"] == "python" and previous != SKIP_MARK:
-            blocks.append((start, "\n".join(body) + "\n"))
+        lang = "skip" if opening["lang"] == "python" and previous == SKIP_MARK else opening["lang"]
+        blocks.append((start, lang, "\n".join(body) + "\n", previous == "```"))
         previous = "```"
         i += 1  # past the closing fence
     return blocks
+
+
+def python_blocks(text: str) -> list[tuple[int, str]]:
+    """The ```python blocks of a Markdown text, as (line number, source), skipped ones left out."""
+    return [(start, body) for start, lang, body, _ in fenced_blocks(text) if lang == "python"]
+
+
+def examples(text: str) -> list[tuple[int, str, str | None]]:
+    """The python blocks as (line number, source, the output shown right after it, or None)."""
+    blocks = fenced_blocks(text)
+    found = []
+    for k, (start, lang, body, _) in enumerate(blocks):
+        if lang != "python":
+            continue
+        shown = None
+        if k + 1 < len(blocks) and blocks[k + 1][1] == "text" and blocks[k + 1][3]:
+            shown = blocks[k + 1][2]
+        found.append((start, body, shown))
+    return found
+
+
+def matches_shown(printed: str, shown: str) -> bool:
+    """Whether ``printed`` is the output ``shown``, ``...`` in it standing for any text.
+
+    Runs of spaces and line breaks compare equal, so that a long printed line may be shown
+    wrapped (no sideways scrolling) and a table's columns padded differently.
+    """
+
+    def tidy(text):
+        return " ".join(text.split())
+
+    pattern = ".*?".join(re.escape(piece) for piece in tidy(shown).split("..."))
+    return re.fullmatch(pattern, tidy(printed), re.DOTALL) is not None
+
+
+def test_shown_output_may_leave_out_what_varies():
+    """``...`` stands for any text in a shown output; everything else must be printed as shown."""
+    assert matches_shown("took 2.08 ms (3 items)\n", "took ... ms (3 items)")
+    assert matches_shown("a\nb  \n", "a\nb\n")
+    assert matches_shown("one long line\n", "one long\nline")
+    assert not matches_shown("took 2.08 ms (4 items)\n", "took ... ms (3 items)")
+    assert not matches_shown("a\nb\nc\n", "a\nb\n")
 
 
 def test_block_parser_respects_skip_marks_and_languages():
@@ -98,13 +148,18 @@ def restored_targets():
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("page", PAGES, ids=[page.name for page in PAGES])
 def test_page_examples_run(page: Path, restored_targets):
-    """Every python example of the page runs, in order, in one namespace, without raising."""
-    blocks = python_blocks(page.read_text(encoding="utf-8"))
+    """Every python example of the page runs, in order, in one namespace, and prints what is shown."""
     # A module name that cannot be imported: cloudpickle then sends the functions and classes
     # the examples define to worker processes by value, as it does for a script's __main__.
     namespace = {"__name__": f"__docs_{page.stem}__"}
-    for line, source in blocks:
-        exec(compile(source, f"{page.relative_to(ROOT)}:{line}", "exec"), namespace)
+    wrong = []
+    for line, source, shown in examples(page.read_text(encoding="utf-8")):
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            exec(compile(source, f"{page.relative_to(ROOT)}:{line}", "exec"), namespace)
+        if shown is not None and not matches_shown(printed.getvalue(), shown):
+            wrong.append(f"line {line} printed:\n{printed.getvalue()}shown:\n{shown}")
+    assert not wrong, "\n".join(wrong)
 
 
 @pytest.mark.timeout(300)
