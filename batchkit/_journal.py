@@ -2,11 +2,11 @@
 
 ``pipeline.run(..., journal=path)`` keeps one. A journal is a text file of JSON lines::
 
-    {"format": "batchkit.journal", "version": 1, "run_id": ..., "entropy": ..., "run": {...}}
+    {"format": "batchkit.journal", "version": 2, "run_id": ..., "entropy": ..., "run": {...}}
     {"output": "/abs/out", "state": {...}}                 an output the run opened, as it was then
-    {"batch": 0, "status": "done", "fingerprint": ..., "items": 8, "outputs": {"/abs/out": {...}}}
-    {"batch": 1, "status": "skipped", "fingerprint": ..., "error": "ValueError: ..."}
-    {"batch": 2, "status": "filtered", "fingerprint": ...}    dropped on purpose (SkipBatch)
+    {"batch": 1, "status": "done", "fingerprint": ..., "items": 8, "outputs": {"/abs/out": {...}}}
+    {"batch": 2, "status": "skipped", "fingerprint": ..., "error": "ValueError: ..."}
+    {"batch": 3, "status": "filtered", "fingerprint": ...}    dropped on purpose (SkipBatch)
     {"end": true, "batches": 3}                             the run went to its end
 
 Invariants, on which resuming rests:
@@ -22,7 +22,8 @@ Invariants, on which resuming rests:
    fsynced before the run goes on. A ``done`` record is written after the batch went through
    every action and its part of every output is durable (under a journal the writers fsync
    each part, the manifest and the directory before returning).
-3. **Batch records are a prefix of the run**: batches 0, 1, 2, ... in order, no gap. Batches
+3. **Batch records are a prefix of the run**: batches 1, 2, 3, ... in order, no gap (numbered
+   as ``batch.iteration`` and the run's log number them; version 1 journals counted from 0). Batches
    reach the journal in run order (also under prefetch, where they are consumed in order), and
    a batch that stops the run (``on_error="raise"``, Ctrl-C, a kill) gets no record. A failed
    batch that the run skipped gets a ``skipped`` record: it is not retried, as running it
@@ -63,7 +64,9 @@ from .errors import JournalMismatch
 __all__ = ["Journal", "check_journaled", "describe_run", "fingerprint"]
 
 FORMAT = "batchkit.journal"
-VERSION = 1
+VERSION = 2
+#: the number of a journal's first batch, per format version (version 1 counted from 0)
+_FIRST_BATCH = {1: 0}
 
 try:  # POSIX: one run per journal at a time
     import fcntl
@@ -148,12 +151,18 @@ class Journal:
                 self._take(entry, number)
         self._good_size = offset
 
+    @property
+    def _first_batch(self) -> int:
+        """The number this journal gives its first batch: 1, or 0 in a version 1 journal."""
+        return _FIRST_BATCH.get((self._header or {}).get("version"), 1)
+
     def _take(self, entry: dict, number: int) -> None:
         if "batch" in entry:
-            if entry["batch"] != len(self.fingerprints):
+            due = len(self.fingerprints) + self._first_batch
+            if entry["batch"] != due:
                 raise JournalMismatch(
                     f"journal {str(self.path)!r} is damaged at line {number}: batch {entry['batch']} "
-                    f"where batch {len(self.fingerprints)} was due"
+                    f"where batch {due} was due"
                 )
             self.fingerprints.append(entry["fingerprint"])
             self.states.update(entry.get("outputs") or {})
@@ -179,11 +188,12 @@ class Journal:
         """How many batches, from the first, an earlier run finished (done, skipped or filtered)."""
         return len(self.fingerprints)
 
-    def check_batch(self, iteration: int, indices) -> None:
-        """Raise if the run's batch ``iteration`` holds other items than the journaled one."""
-        if fingerprint(indices) != self.fingerprints[iteration]:
+    def check_batch(self, position: int, indices) -> None:
+        """Raise if the run's batch at ``position`` (from 0) holds other items than the journaled one."""
+        if fingerprint(indices) != self.fingerprints[position]:
+            number = position + 1
             raise JournalMismatch(
-                f"batch {iteration} of this run holds other items than batch {iteration} of the "
+                f"batch {number} of this run holds other items than batch {number} of the "
                 f"journal {str(self.path)!r}: the order of batches changed (other data, or another "
                 "numpy drawing the shuffle?); delete the journal and its output to start afresh"
             )
@@ -250,8 +260,10 @@ class Journal:
         self.states[path] = state
         self._append({"output": path, "state": state})
 
-    def record_batch(self, iteration, status, indices, *, items=None, outputs=None, dropped=(), error=None):
-        entry = {"batch": iteration, "status": status, "fingerprint": fingerprint(indices)}
+    def record_batch(self, number, status, indices, *, items=None, outputs=None, dropped=(), error=None):
+        """Append batch ``number`` (from 1)'s record: the batch is durable in every output."""
+        numbered = number - 1 + self._first_batch  # a version 1 journal keeps counting from 0
+        entry = {"batch": numbered, "status": status, "fingerprint": fingerprint(indices)}
         if items is not None:
             entry["items"] = items
         if outputs:

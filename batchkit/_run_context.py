@@ -29,7 +29,7 @@ class RunContext:
     pipeline : Pipeline or None
         The pipeline running the batch (not pickled with the batch).
     iteration : int or None
-        The batch's number in the run, from 0.
+        The batch's number in the run, from 1 (as batchflow counts).
     n_iterations : int or None
         How many batches the run makes (None when endless or unknown, as after a ``rebatch``).
     random_seed : numpy.random.SeedSequence or None
@@ -44,7 +44,7 @@ class RunContext:
     >>> dataset = Dataset(6, Batch)
     >>> batches = list(dataset.p.gen_batch(4, seed=1))
     >>> [batch.iteration for batch in batches], batches[0].n_iterations
-    ([0, 1], 2)
+    ([1, 2], 2)
     >>> isinstance(batches[0].run_context, RunContext), isinstance(batches[0].random, np.random.Generator)
     (True, True)
     """

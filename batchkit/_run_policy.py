@@ -90,7 +90,7 @@ class _Policy:
                         self.items += len(batch)
                         if self.on_batch is not None:
                             self.on_batch(batch)
-                        self.log(logging.INFO, "batch %d done: %d items", outcome.iteration, len(batch))
+                        self.log(logging.INFO, "batch %d done: %d items", outcome.number, len(batch))
                         yield batch
                         batch = None  # keep nothing while the next batch is made
                 if bar is not None:
@@ -111,7 +111,7 @@ class _Policy:
             self.log(
                 logging.WARNING,
                 "batch %d: item %s dropped, it failed in %s: %s",
-                outcome.iteration,
+                outcome.number,
                 short_repr(value),
                 action,
                 line,
@@ -129,7 +129,7 @@ class _Policy:
                 os.path.abspath(os.fspath(writer.path)): writer.state() for writer in self.writers.values()
             }
         self.journal.record_batch(
-            outcome.iteration,
+            outcome.number,
             status,
             outcome.indices,
             items=None if batch is None else len(batch),
@@ -146,7 +146,7 @@ class _Policy:
             self.log(
                 logging.ERROR,
                 "batch %d failed (index values %.200s): %s: %s",
-                outcome.iteration,
+                outcome.number,
                 values,
                 type(error).__name__,
                 error,
@@ -154,19 +154,19 @@ class _Policy:
                 file_only=True,
             )
             error.add_note(
-                f"batchkit: in batch {outcome.iteration} of the run (index values {values!r:.200})"
+                f"batchkit: in batch {outcome.number} of the run (index values {values!r:.200})"
             )
             if self.on_error == "yield":  # next_batch raises it, and the run goes on after
                 return Failed(error)
             raise error
         self.failed += 1
         line = error_line(error)
-        self.skipped.append(SkippedBatch(outcome.iteration, values if isinstance(values, list) else [], line))
+        self.skipped.append(SkippedBatch(outcome.number, values if isinstance(values, list) else [], line))
         self._journal_batch(outcome, "skipped", dropped=dropped, error=line)
         self.log(
             logging.ERROR,
             "batch %d failed and was skipped (index values %.200s): %s: %s",
-            outcome.iteration,
+            outcome.number,
             values,
             type(error).__name__,
             error,

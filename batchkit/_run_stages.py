@@ -44,6 +44,11 @@ class _Outcome:
     error: BaseException | None = None
     dropped: list = field(default_factory=list)
 
+    @property
+    def number(self) -> int:
+        """The batch's number as users see it (``batch.iteration``, logs, errors): from 1."""
+        return self.iteration + 1
+
 
 def _is_batch(outcome: _Outcome) -> bool:
     return outcome.error is None and outcome.batch is not _SKIPPED and outcome.batch is not _RESUMED
@@ -95,8 +100,9 @@ class _Stages:
         return self.dataset.index.gen_batch(self.batch_size, **order)
 
     def _tag(self, batch, iteration: int, stream: int, total):
+        """Attach the run context; ``iteration`` is the batch's position, from 0 (users count from 1)."""
         seed = _derived(self.seed, stream, iteration)
-        context = RunContext(self.pipeline, iteration, total, seed, np.random.default_rng(seed))
+        context = RunContext(self.pipeline, iteration + 1, total, seed, np.random.default_rng(seed))
         return set_run_context(batch, context)
 
     def make_and_process(self, batch_indices, iteration: int, actions) -> _Outcome:

@@ -107,7 +107,7 @@ class Batch:
     # -- run context (set by a pipeline run; read-only) ------------------------------------
 
     pipeline = _context_property("pipeline", "The pipeline running this batch (None outside a run).")
-    iteration = _context_property("iteration", "The batch's number in its run, from 0 (None outside a run).")
+    iteration = _context_property("iteration", "The batch's number in its run, from 1 (None outside a run).")
     n_iterations = _context_property("n_iterations", "How many batches the run makes (None if unknown).")
     random_seed = _context_property("random_seed", "The batch's SeedSequence, derived from the run's seed.")
     random = _context_property("random", "The batch's numpy Generator, made from ``random_seed``.")

@@ -329,7 +329,7 @@ class I(NamedExpression):  # noqa: E742 - batchflow's name
     Parameters
     ----------
     what : {"current", "c", "max", "m", "ratio", "r"}
-        ``"current"``: the batch's number in the run, **from 1** (``batch.iteration + 1``);
+        ``"current"``: the batch's number in the run, **from 1** (``batch.iteration``);
         ``"max"``: how many batches the run makes, or None when that is unknown (an endless
         stream, after a ``rebatch``); ``"ratio"``: current / max, which raises ``ValueError``
         when the total is unknown. Outside a run (no iteration set) each raises ``ValueError``.
@@ -346,7 +346,7 @@ class I(NamedExpression):  # noqa: E742 - batchflow's name
         value = getattr(batch, "iteration", None)
         if value is None:
             raise ValueError(f"{self!r}: the batch's iteration is unknown (it is not in a run)")
-        return value + 1
+        return value
 
     def _evaluate(self, batch, pipeline, size):
         batch = need(batch, "batch", self)

@@ -33,7 +33,7 @@ class SkippedBatch(NamedTuple):
     """A batch left out of the run's output because it failed (``on_error="skip"`` or ``"skip_items"``)."""
 
     iteration: int
-    """The batch's number in the run."""
+    """The batch's number in the run, from 1 (its ``batch.iteration``)."""
     indices: list
     """Its index values."""
     error: str

@@ -57,7 +57,7 @@ def test_a_rerun_finishes_the_batches_left_and_skips_the_rest(tmp_path):
     assert read_output(out)["x"].tolist() == [2 * i for i in range(24)]
     report = pipeline.last_run
     assert (report.batches_resumed, report.batches_done) == (3, 3)
-    assert [r["batch"] for r in batch_records(journal)] == [0, 1, 2, 3, 4, 5]
+    assert [r["batch"] for r in batch_records(journal)] == [1, 2, 3, 4, 5, 6]
     assert records(journal)[-1] == {"end": True, "batches": 6}
 
 
@@ -155,12 +155,34 @@ def test_a_torn_last_line_is_no_record(tmp_path):
     pipeline = journaled_dataset(12).p.write_to(out)
     pipeline.run(4, bar=False, journal=journal)
     lines = journal.read_text().splitlines(keepends=True)
-    kept = [line for line in lines if '"end"' not in line and '"batch":2' not in line]
-    journal.write_text("".join(kept) + '{"batch":2,"status":"do')  # batch 2's record, torn
+    kept = [line for line in lines if '"end"' not in line and '"batch":3' not in line]
+    journal.write_text("".join(kept) + '{"batch":3,"status":"do')  # batch 3's record, torn
     pipeline.run(4, bar=False, journal=journal)
     assert pipeline.last_run.batches_resumed == 2 and pipeline.last_run.batches_done == 1
     assert output_indices(out) == list(range(12))
     assert all(line.endswith("}") for line in journal.read_text().splitlines())
+
+
+def test_a_version_1_journal_counting_batches_from_0_still_resumes(tmp_path):
+    """Journals of format 1 numbered batches from 0: a rerun reads them and finishes the run."""
+    out, journal = tmp_path / "out", tmp_path / "run.journal"
+    pipeline = journaled_dataset(12).p.write_to(out)
+    pipeline.run(4, bar=False, journal=journal)
+    entries = [json.loads(line) for line in journal.read_text().splitlines()]
+    old = []
+    for entry in entries:
+        if "version" in entry:
+            entry["version"] = 1
+        if "batch" in entry:
+            entry["batch"] -= 1
+        if entry.get("batch") != 2 and not entry.get("end"):  # the last batch is left to do
+            old.append(json.dumps(entry))
+    journal.write_text("\n".join(old) + "\n")
+    pipeline.run(4, bar=False, journal=journal)
+    assert pipeline.last_run.batches_resumed == 2 and pipeline.last_run.batches_done == 1
+    assert output_indices(out) == list(range(12))
+    pipeline.run(4, bar=False, journal=journal)  # the records it added keep the journal's numbering
+    assert pipeline.last_run.batches_resumed == 3 and output_indices(out) == list(range(12))
 
 
 def test_a_skipped_batch_is_not_retried(tmp_path):
@@ -357,7 +379,7 @@ def test_a_changed_order_of_batches_is_refused(tmp_path, monkeypatch):
     journaled_dataset(12).p.double().run(4, bar=False, journal=journal)
     text = journal.read_text().replace(batch_records(journal)[0]["fingerprint"], "0" * 24)
     journal.write_text(text)
-    with pytest.raises(JournalMismatch, match="batch 0 of this run holds other items"):
+    with pytest.raises(JournalMismatch, match="batch 1 of this run holds other items"):
         journaled_dataset(12).p.double().run(4, bar=False, journal=journal)
 
 
@@ -368,7 +390,7 @@ def test_the_header_describes_the_run(tmp_path):
         4, bar=False, journal=journal, shuffle=3, n_epochs=2, drop_last=True
     )
     header = records(journal)[0]
-    assert header["format"] == "batchkit.journal" and header["version"] == 1
+    assert header["format"] == "batchkit.journal" and header["version"] == 2
     run = header["run"]
     assert run["dataset"]["n_items"] == 12 and len(run["dataset"]["index"]) == 24
     assert (run["batch_size"], run["shuffle"], run["n_epochs"], run["drop_last"]) == (4, "3", "2", True)

@@ -386,16 +386,16 @@ def test_r_unknown_method_raises_with_suggestions():
 
 @pytest.mark.parametrize(
     ("what", "expected"),
-    [("current", 4), ("c", 4), ("max", 10), ("m", 10), ("ratio", 0.4), ("r", 0.4)],
+    [("current", 3), ("c", 3), ("max", 10), ("m", 10), ("ratio", 0.3), ("r", 0.3)],
 )
 def test_i_reads_iteration_counters(what, expected):
-    """I('current'/'max'/'ratio') and their aliases read the counters, as batchflow: current from 1."""
+    """I('current'/'max'/'ratio') and their aliases read the counters: current is batch.iteration."""
     assert I(what).get(make_batch(iteration=3, n_iterations=10)) == pytest.approx(expected)
 
 
 def test_i_default_is_current():
-    """I() is the current batch's number, from 1 (the fifth batch, iteration 4, is 5)."""
-    assert I().get(make_batch(iteration=4)) == 5
+    """I() is the current batch's number, from 1 as batchflow counts: batch.iteration."""
+    assert I().get(make_batch(iteration=5)) == 5
 
 
 def test_i_max_is_none_when_the_total_is_unknown():

@@ -55,14 +55,14 @@ def test_what_actions_log_reaches_the_file(tmp_path, app_stream):
     chatty().speak().run(2, bar=False, log_file=log)
     text = log.read_text()
     assert "INFO batchkit.test_actions: speaking about batch [0, 1]" in text
-    assert "WARNING batchkit: a warning from batch 1" in text
+    assert "WARNING batchkit: a warning from batch 2" in text
 
 
 def test_the_application_sees_what_it_saw_without_the_file(tmp_path, app_stream):
     """The application's handler gets the WARNING records, but not the INFO lines the file gets."""
     chatty().speak().run(2, bar=False, log_file=tmp_path / "run.log")
     seen = app_stream.getvalue().splitlines()
-    assert seen == ["a warning from batch 0", "a warning from batch 1"]
+    assert seen == ["a warning from batch 1", "a warning from batch 2"]
 
 
 def test_the_logger_is_put_back_after_the_run(tmp_path):
@@ -83,7 +83,7 @@ def test_a_handler_on_the_batchkit_logger_keeps_its_view(tmp_path):
         chatty().speak().run(2, bar=False, log_file=tmp_path / "run.log")
     finally:
         logger.removeHandler(handler)
-    assert stream.getvalue().splitlines() == ["a warning from batch 0", "a warning from batch 1"]
+    assert stream.getvalue().splitlines() == ["a warning from batch 1", "a warning from batch 2"]
 
 
 def test_warnings_go_to_the_file_and_still_reach_the_filters(tmp_path):
@@ -92,10 +92,10 @@ def test_warnings_go_to_the_file_and_still_reach_the_filters(tmp_path):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         chatty().warn().run(2, bar=False, log_file=log)
-    assert [str(w.message) for w in caught] == ["odd values in batch 0", "odd values in batch 1"]
+    assert [str(w.message) for w in caught] == ["odd values in batch 1", "odd values in batch 2"]
     text = log.read_text()
     assert "WARNING py.warnings:" in text
-    assert "UserWarning: odd values in batch 0" in text and "UserWarning: odd values in batch 1" in text
+    assert "UserWarning: odd values in batch 1" in text and "UserWarning: odd values in batch 2" in text
 
 
 def test_a_warning_the_filters_hide_is_not_logged(tmp_path):
@@ -115,7 +115,7 @@ def test_a_warning_made_an_error_fails_the_batch(tmp_path):
         warnings.simplefilter("error", UserWarning)
         with pytest.raises(UserWarning):
             chatty().warn().run(2, bar=False, log_file=log)
-    assert "batch 0 failed" in log.read_text()
+    assert "batch 1 failed" in log.read_text()
 
 
 def test_showwarning_is_put_back_after_the_run(tmp_path):

@@ -50,7 +50,7 @@ def test_report_counts_filtered_and_skipped_batches():
     with pytest.warns(RuntimeWarning):
         report = pipeline.run(2, bar=False, on_error="skip").last_run
     assert (report.batches_done, report.batches_filtered, report.batches_skipped) == (3, 1, 1)
-    assert report.skipped[0].iteration == 2 and report.skipped[0].indices == [4, 5]
+    assert report.skipped[0].iteration == 3 and report.skipped[0].indices == [4, 5]
 
 
 def test_a_run_that_raised_has_a_report_that_did_not_complete():
@@ -66,7 +66,7 @@ def test_a_generator_closed_early_has_a_report():
     """Breaking out of gen_batch leaves a report of what ran."""
     pipeline = numbers_dataset(10).p.add_one()
     for batch in pipeline.gen_batch(2):
-        if batch.iteration == 1:
+        if batch.iteration == 2:
             break
     report = pipeline.last_run
     assert report.batches_done == 2 and not report.completed
@@ -127,7 +127,7 @@ def test_the_run_context_is_readable_on_each_batch():
     batches = list(pipeline.gen_batch(4, seed=3))
     contexts = [batch.run_context for batch in batches]
     assert all(isinstance(context, RunContext) for context in contexts)
-    assert [c.iteration for c in contexts] == [0, 1, 2] == [b.iteration for b in batches]
+    assert [c.iteration for c in contexts] == [1, 2, 3] == [b.iteration for b in batches]
     assert {c.n_iterations for c in contexts} == {3}
     assert all(b.pipeline is pipeline and b.random is b.run_context.random for b in batches)
     assert isinstance(batches[0].random_seed, np.random.SeedSequence)
@@ -171,7 +171,7 @@ def test_pickling_drops_the_pipeline_but_keeps_the_rest_of_the_context():
     """A pickled batch leaves its pipeline behind; its iteration and generator cross."""
     batch = next(numbers_dataset(4).p.gen_batch(2, seed=1))
     copy = pickle.loads(pickle.dumps(batch))
-    assert copy.pipeline is None and copy.iteration == 0
+    assert copy.pipeline is None and copy.iteration == 1
     assert copy.random.random() == batch.random.random()
 
 
@@ -179,9 +179,9 @@ def test_merge_and_rebatch_carry_a_context():
     """A merged batch has the first batch's context; a rebatched one a context of its own."""
     left, right = numbers_dataset(4), numbers_dataset(4, start=100)
     merged = left.p.merge(right.p).next_batch(2)
-    assert merged.iteration == 0 and merged.pipeline is not None
+    assert merged.iteration == 1 and merged.pipeline is not None
     rebatched = [b.iteration for b in left.p.rebatch(3).gen_batch(2)]
-    assert rebatched == [0, 1]
+    assert rebatched == [1, 2]
 
 
 # -- keyword-only run arguments ----------------------------------------------------------------

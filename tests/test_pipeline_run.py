@@ -139,9 +139,9 @@ def test_batch_has_the_pipeline():
     assert all(b.pipeline is p for b in p.gen_batch(2))
 
 
-def test_batch_iteration_counts_from_zero():
-    """``.iteration`` is 0, 1, 2, ... in order."""
-    assert [b.iteration for b in numbers_dataset(10).p.gen_batch(3)] == [0, 1, 2, 3]
+def test_batch_iteration_counts_from_one_as_in_batchflow():
+    """``.iteration`` is 1, 2, 3, ... in order (batchflow's numbering, the same as ``I("c")``)."""
+    assert [b.iteration for b in numbers_dataset(10).p.gen_batch(3)] == [1, 2, 3, 4]
 
 
 def test_batch_n_iterations_is_the_total():
@@ -920,7 +920,7 @@ def test_on_batch_called_once_per_batch_in_order():
     """``on_batch`` is called once per batch, in order."""
     seen = []
     numbers_dataset(10).p.run(3, bar=False, on_batch=lambda b: seen.append(b.iteration))
-    assert seen == [0, 1, 2, 3]
+    assert seen == [1, 2, 3, 4]
 
 
 @pytest.mark.timeout(30)
@@ -933,7 +933,7 @@ def test_on_batch_in_order_under_prefetch_in_calling_thread():
         bar=False,
         on_batch=lambda b: seen.append((b.iteration, threading.current_thread() is threading.main_thread())),
     )
-    assert seen == [(i, True) for i in range(6)]
+    assert seen == [(i, True) for i in range(1, 7)]
 
 
 def test_on_batch_gets_processed_batch():
@@ -957,7 +957,7 @@ def test_log_file_gets_progress_lines(tmp_path):
     log = tmp_path / "run.log"
     numbers_dataset(6).p.run(2, bar=False, log_file=log)
     text = log.read_text()
-    assert all(f"batch {i} done" in text for i in range(3))
+    assert all(f"batch {i} done" in text for i in range(1, 4))
 
 
 def test_log_file_gets_error_lines(tmp_path):
@@ -966,7 +966,7 @@ def test_log_file_gets_error_lines(tmp_path):
     with pytest.warns(RuntimeWarning):
         numbers_dataset(6, start=10).p.fail_if([12]).run(2, bar=False, on_error="skip", log_file=log)
     text = log.read_text()
-    assert "batch 1 failed" in text
+    assert "batch 2 failed" in text
     assert "[12, 13]" in text
     assert "ValueError" in text
 

@@ -232,8 +232,8 @@ def test_each_dropped_item_is_logged_once_with_value_action_and_error(caplog):
         if r.levelno == logging.WARNING and "dropped," in r.getMessage()
     ]
     assert lines == [
-        "batch 0: item 3 dropped, it failed in check: ValueError: item 3 is marked",
-        "batch 1: item 6 dropped, it failed in check: ValueError: item 6 is marked",
+        "batch 1: item 3 dropped, it failed in check: ValueError: item 3 is marked",
+        "batch 2: item 6 dropped, it failed in check: ValueError: item 6 is marked",
     ]
 
 
@@ -253,8 +253,8 @@ pipeline.run(4, bar=False, on_error="skip_items", log_file={str(log)!r})
     )
     errors = result.stderr.splitlines()
     assert [line for line in errors if "dropped, it failed" in line] == [
-        "batch 0: item 3 dropped, it failed in check: ValueError: item 3 is marked",
-        "batch 1: item 6 dropped, it failed in check: ValueError: item 6 is marked",
+        "batch 1: item 3 dropped, it failed in check: ValueError: item 3 is marked",
+        "batch 2: item 6 dropped, it failed in check: ValueError: item 6 is marked",
     ]
     assert "Traceback" not in result.stderr
     text = log.read_text()
@@ -275,7 +275,7 @@ def test_the_report_lists_dropped_items_and_skipped_batches():
     assert (report.batches_done, report.batches_skipped, report.items_done) == (2, 1, 7)
     (skipped,) = report.skipped
     assert (skipped.iteration, skipped.indices, skipped.error) == (
-        2,
+        3,
         [8, 9, 10, 11],
         "ValueError: bad values [9]",
     )

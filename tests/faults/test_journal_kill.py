@@ -129,23 +129,23 @@ def write_manifest(self, manifest):
     return original(self, manifest)
 BatchWriter._write_manifest = write_manifest
 """,
-    # part 5 is in the output and counted, the journal does not know it
+    # part 5 (batch 6) is in the output and counted, the journal does not know it
     "manifest-before-record": """
 from batchkit._journal import Journal
 original = Journal.record_batch
-def record_batch(self, iteration, *args, **kwargs):
-    if iteration == 5:
+def record_batch(self, number, *args, **kwargs):
+    if number == 6:
         os.kill(os.getpid(), signal.SIGKILL)
-    return original(self, iteration, *args, **kwargs)
+    return original(self, number, *args, **kwargs)
 Journal.record_batch = record_batch
 """,
-    # half of batch 5's record is in the journal
+    # half of batch 6's record (part 5) is in the journal
     "mid-record": """
 import json
 from batchkit._journal import Journal
 original = Journal._append
 def append(self, entry):
-    if entry.get("batch") == 5:
+    if entry.get("batch") == 6:
         line = json.dumps(entry).encode()
         os.write(self._fd, line[: len(line) // 2])
         os.kill(os.getpid(), signal.SIGKILL)
