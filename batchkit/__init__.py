@@ -12,11 +12,13 @@ from ._fanout import Results
 from ._map import map
 from ._parallel import any_action_failed, inbatch_parallel, parallel
 from .apply import apply_parallel
+from .baseset import Baseset
 from .batch import Batch, Item, ItemRecord, RunContext
 from .blocks import Block, process_blocks, split_into_blocks
 from .dataset import Dataset
 from .errors import (
     BatchkitError,
+    EmptyBatchSequence,
     ItemCancelled,
     ItemTimeout,
     JournalMismatch,
@@ -31,30 +33,48 @@ from .errors import (
     WorkerError,
 )
 from .executors import Executor, get_executor, register_target, shutdown_executors, target_names
+from .gpus import get_available_gpus, set_gpus
 from .index import DatasetIndex, FilesIndex
 from .jit import mjit
+from .monitor import (
+    MONITOR_ALIASES,
+    CPUMonitor,
+    MemoryMonitor,
+    Monitor,
+    ResourceMonitor,
+    RSSMonitor,
+    TotalCPUMonitor,
+    TotalMemoryMonitor,
+    USSMonitor,
+    VMSMonitor,
+)
 from .named import PP, B, C, D, F, I, NamedExpression, P, R, V, W, eval_expr
+from .notifier import Notifier, notifier
 from .pipeline import Pipeline
 from .progress import item_progress
 from .report import RunReport
-from .rng import make_rng
+from .rng import make_rng, make_seed_sequence, spawn_seed_sequence
 from .shared import is_shared, shared_array, to_shared
 from .store import BatchWriter, iter_output, output_info, read_output
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "MONITOR_ALIASES",
     "PP",
     "B",
+    "Baseset",
     "Batch",
     "BatchWriter",
     "BatchkitError",
     "Block",
     "C",
+    "CPUMonitor",
     "Choice",
     "D",
     "Dataset",
     "DatasetIndex",
+    "EmptyBatchSequence",
     "Executor",
     "F",
     "FilesIndex",
@@ -64,13 +84,18 @@ __all__ = [
     "ItemRecord",
     "ItemTimeout",
     "JournalMismatch",
+    "MemoryMonitor",
+    "Monitor",
     "NamedExpression",
+    "Notifier",
     "P",
     "ParallelError",
     "Pipeline",
     "PipelineError",
     "R",
+    "RSSMonitor",
     "RemoteTraceback",
+    "ResourceMonitor",
     "Results",
     "RunContext",
     "RunReport",
@@ -78,7 +103,11 @@ __all__ = [
     "SkipBatchException",
     "StopPipeline",
     "TargetError",
+    "TotalCPUMonitor",
+    "TotalMemoryMonitor",
+    "USSMonitor",
     "V",
+    "VMSMonitor",
     "W",
     "WorkerDied",
     "WorkerError",
@@ -88,21 +117,26 @@ __all__ = [
     "config",
     "eval_expr",
     "explain",
+    "get_available_gpus",
     "get_executor",
     "inbatch_parallel",
     "is_shared",
     "item_progress",
     "iter_output",
     "make_rng",
+    "make_seed_sequence",
     "map",
     "mjit",
+    "notifier",
     "output_info",
     "parallel",
     "process_blocks",
     "read_output",
     "register_target",
+    "set_gpus",
     "shared_array",
     "shutdown_executors",
+    "spawn_seed_sequence",
     "split_into_blocks",
     "target_names",
     "to_shared",

@@ -30,6 +30,7 @@ class _Runs:
         drop_last=False,
         prefetch=0,
         bar="auto",
+        notifier=None,
         on_batch=None,
         on_error="raise",
         log_file=None,
@@ -56,9 +57,13 @@ class _Runs:
             Drop each epoch's short tail instead of topping it up from the next epoch.
         prefetch : int
             Run up to this many batches at once (threads); results still come in order.
-        bar : bool, "auto" or dict
+        bar : bool, "auto", dict, "t", "n", "a" or Notifier
             A tqdm progress bar over batches; ``"auto"`` shows it in a terminal or notebook; a dict
-            gives tqdm's options.
+            gives tqdm's options; a bar letter or a `Notifier` is taken as ``notifier``.
+        notifier : Notifier, "t", "n", "a", True or dict, optional
+            batchflow's progress: a `Notifier` (or its bar letter, or a dict of its arguments)
+            updated once per batch, showing its monitors (pipeline variables, ``"cpu"``,
+            ``"memory"``) next to the bar. It wins over ``bar``.
         on_batch : callable, optional
             Called with each finished batch, in order, in the calling thread.
         on_error : {"raise", "skip", "skip_items"}
@@ -123,6 +128,7 @@ class _Runs:
         drop_last=False,
         prefetch=0,
         bar=False,
+        notifier=None,
         on_batch=None,
         on_error="raise",
         log_file=None,
@@ -164,14 +170,17 @@ class _Runs:
         from ._run import Failed, generate
 
         arguments = _run_arguments(
-            {**locals(), "bar": False, "on_batch": None, "log_file": None, "journal": None, "client": None}
+            {
+                **locals(),
+                **dict(bar=False, notifier=None, on_batch=None, log_file=None, journal=None, client=None),
+            }
         )
         arguments = self._stored_or(arguments)
         if arguments.get("journal") is not None:
             raise TypeError(
                 "next_batch keeps no journal: the stored run arguments have one; use run or gen_batch"
             )
-        arguments.update(bar=False, on_batch=None)
+        arguments.update(bar=False, notifier=None, on_batch=None)
         endless = arguments["n_epochs"] is None and arguments["n_iters"] is None
         key = repr(sorted(arguments.items()))
         if self._next_state is None or self._next_state[0] != key:
@@ -205,6 +214,7 @@ _RUN_KEYS = (
     "drop_last",
     "prefetch",
     "bar",
+    "notifier",
     "on_batch",
     "on_error",
     "log_file",

@@ -41,6 +41,8 @@ from ._run_policy import Failed, _Policy
 from ._run_stages import _derived, _split_into_stages, _Stages
 from ._runlog import app_enabled, app_has_handlers, capture, logger, user_stacklevel
 from ._steps import execute
+from .errors import EmptyBatchSequence
+from .notifier import as_notifier
 from .report import ActionClock, DroppedItem, SkippedBatch
 
 # Failed: what generate yields in place of a failed batch under on_error="yield"
@@ -113,6 +115,7 @@ class _Run(_Stages, _Policy):
         endless,
         journal=None,
         client=None,
+        notifier=None,
     ):
         self.prefetch = _check_arguments(pipeline, batch_size, on_error, prefetch, on_batch)
         if client is not None and client is not False:
@@ -126,7 +129,7 @@ class _Run(_Stages, _Policy):
         self.batch_size = batch_size
         self.order = dict(shuffle=shuffle, n_epochs=n_epochs, n_iters=n_iters, drop_last=drop_last)
         self.endless = endless
-        self.bar = bar
+        self.notifier = as_notifier(notifier, bar if bar != "auto" else _want_bar(bar))
         self.on_batch = on_batch
         self.on_error = on_error
         self.log_file = log_file
@@ -207,7 +210,8 @@ class _Run(_Stages, _Policy):
         completed, message = False, None
         try:
             with self._logging(), self._progress() as bar:
-                self.pipeline.random = np.random.default_rng(_derived(self.seed, 2))
+                self.pipeline.random_seed = _derived(self.seed, 2)
+                self.pipeline.random = np.random.default_rng(self.pipeline.random_seed)
                 if self.journal is not None:
                     self._start_journal()
                 self.log(
@@ -235,6 +239,19 @@ class _Run(_Stages, _Policy):
             self.pipeline.last_run = self.report(time.perf_counter() - started, completed)
         if message is not None:
             warnings.warn(message, RuntimeWarning, stacklevel=user_stacklevel())
+        if completed and self.source_done == 0:
+            warnings.warn(
+                f"the run made no batch at all ({self._why_empty()}): nothing ran",
+                EmptyBatchSequence,
+                stacklevel=user_stacklevel(),
+            )
+
+    def _why_empty(self) -> str:
+        if self.order.get("n_iters") == 0:
+            return "n_iters=0"
+        if self.order.get("n_epochs") == 0:
+            return "n_epochs=0"
+        return f"{len(self.dataset)} items, batch_size={self.batch_size}, {self.order}"
 
     def _start_journal(self) -> None:
         """Write the journal's header (or cut its torn tail) and open every output, rolled back."""
@@ -243,12 +260,12 @@ class _Run(_Stages, _Policy):
             if action.kind == "builtin" and action.name == "write_to":
                 self.writers[id(action)] = self.open_writer(action)
 
-    def _advance(self, bar) -> None:
-        """Move the bar to the dataset batches done so far, with the items per second."""
-        bar.update(self.source_done - bar.n)
-        elapsed = bar.format_dict.get("elapsed") or 0
+    def _advance(self, notifier) -> None:
+        """Move the notifier to the dataset batches done so far, with the items per second."""
+        elapsed = time.perf_counter() - self._progress_started
         if elapsed > 0:
-            bar.set_postfix_str(f"{self.items / elapsed:,.0f} items/s", refresh=False)
+            notifier.suffix = f"{self.items / elapsed:,.0f} items/s"
+        notifier.update(self.source_done - notifier.n, pipeline=self.pipeline)
 
     def _hooks(self, where: str) -> None:
         for action in getattr(self.pipeline, f"_{where}"):
@@ -256,21 +273,24 @@ class _Run(_Stages, _Policy):
 
     @contextlib.contextmanager
     def _progress(self):
-        if not _want_bar(self.bar):
+        """The run's notifier, started (its bar drawn, its monitors sampling), or None."""
+        notifier = self.notifier
+        if notifier is None:
             yield None
             return
-        from .progress import around_bar, bar_class
+        from .progress import around_bar
 
-        tqdm = bar_class()
-        options = dict(total=self.total, unit="batch", desc="pipeline", dynamic_ncols=True)
-        if isinstance(self.bar, dict):
-            options.update(self.bar)
-        bar = tqdm(**options)
+        self._progress_started = time.perf_counter()
+        notifier.n = 0  # a notifier given to several runs counts each from the start
+        notifier.start(total=self.total, unit="batch", desc="pipeline", dynamic_ncols=True)
         try:
-            with around_bar(tqdm):
-                yield bar
+            if notifier.tqdm_class is None:
+                yield notifier
+            else:
+                with around_bar(notifier.tqdm_class):
+                    yield notifier
         finally:
-            bar.close()
+            notifier.close()
 
 
 # -- entry points -----------------------------------------------------------------------------
@@ -286,6 +306,7 @@ def generate(
     drop_last=False,
     prefetch=0,
     bar=False,
+    notifier=None,
     on_batch=None,
     on_error="raise",
     log_file=None,
@@ -315,6 +336,7 @@ def generate(
         endless=endless,
         journal=journal,
         client=client,
+        notifier=notifier,
     )
     return run.batches()
 

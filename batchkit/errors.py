@@ -8,6 +8,7 @@ from __future__ import annotations
 
 __all__ = [
     "BatchkitError",
+    "EmptyBatchSequence",
     "ItemCancelled",
     "ItemTimeout",
     "JournalMismatch",
@@ -45,6 +46,14 @@ class SkipBatch(Exception):
 
 class SkipBatchException(SkipBatch):
     """batchflow's name for `SkipBatch`: raising it drops the batch the same way."""
+
+
+class EmptyBatchSequence(BatchkitError, Warning):
+    """Warned when a run gives no batch at all (``n_iters=0``, say), as batchflow warns.
+
+    A warning category, so a filter can make it an error:
+    ``warnings.simplefilter("error", EmptyBatchSequence)``.
+    """
 
 
 class StopPipeline(Exception):

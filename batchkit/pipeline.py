@@ -127,7 +127,8 @@ class Pipeline(_Runs):
         self._namespaces = tuple(_namespaces)
         self._lazy_run: tuple | None = None
         self._next_state = None
-        self.random = None
+        #: the running run's generator and its seed (set by each run)
+        self.random = self.random_seed = None
         #: what the last run did (a `RunReport`), None before the first run
         self.last_run = None
 

@@ -10,7 +10,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["make_rng", "order_source", "spawn_rngs"]
+__all__ = ["make_rng", "make_seed_sequence", "order_source", "spawn_rngs", "spawn_seed_sequence"]
 
 # Entropy words drawn from a legacy RandomState to seed a Generator from it.
 _ENTROPY_WORDS = 4
@@ -145,3 +145,57 @@ def spawn_rngs(seed, n: int) -> list[np.random.Generator]:
         words = rng.integers(0, 2**32, size=_ENTROPY_WORDS, dtype=np.uint64)
         sequence = np.random.SeedSequence([int(w) for w in words])
     return [_sfc64(child) for child in sequence.spawn(int(n))]
+
+
+def make_seed_sequence(shuffle=False) -> np.random.SeedSequence:
+    """A ``numpy.random.SeedSequence``, as batchflow makes one.
+
+    Parameters
+    ----------
+    shuffle : bool, None, int, SeedSequence, or an object with a ``random_seed``
+        ``False``, ``True`` or None: fresh OS entropy; a non-negative int: that entropy (the
+        same sequence every run); a ``SeedSequence``: itself; a batch (or anything with a
+        ``random_seed`` that is a SeedSequence): its seed.
+
+    Examples
+    --------
+    >>> make_seed_sequence(5).entropy
+    5
+    >>> sequence = np.random.SeedSequence(1)
+    >>> make_seed_sequence(sequence) is sequence
+    True
+    """
+    if shuffle is None or isinstance(shuffle, (bool, np.bool_)):
+        return np.random.SeedSequence()
+    if isinstance(shuffle, numbers.Integral):
+        return np.random.SeedSequence(_check_int_seed(shuffle))
+    if isinstance(shuffle, np.random.SeedSequence):
+        return shuffle
+    if isinstance(getattr(shuffle, "random_seed", None), np.random.SeedSequence):
+        return shuffle.random_seed
+    raise TypeError(
+        f"cannot make a seed sequence from a {type(shuffle).__name__} ({shuffle!r}); pass a bool, "
+        "None, an int, a SeedSequence, or a batch"
+    )
+
+
+def spawn_seed_sequence(source) -> np.random.SeedSequence:
+    """A new child of ``source``'s seed sequence: each call gives the next, independent one.
+
+    Parameters
+    ----------
+    source : SeedSequence, or a batch or pipeline with a ``random_seed``
+
+    Examples
+    --------
+    >>> parent = np.random.SeedSequence(5)
+    >>> [spawn_seed_sequence(parent).spawn_key for _ in range(2)]
+    [(0,), (1,)]
+    """
+    sequence = source if isinstance(source, np.random.SeedSequence) else getattr(source, "random_seed", None)
+    if not isinstance(sequence, np.random.SeedSequence):
+        raise ValueError(
+            f"spawn_seed_sequence needs a SeedSequence, or a batch or pipeline that has one "
+            f"(got {type(source).__name__}: {source!r:.80})"
+        )
+    return sequence.spawn(1)[0]
