@@ -282,6 +282,8 @@ MONITOR_ALIASES = {
 }
 
 _NOT_HERE = ("gpu", "gpu_memory", "gpu_memory_utilization", "disk_io", "io_disk", "dir_disk", "total_disk")
+#: every name batchflow gives a resource monitor: batchkit's, and those it refuses with a reason
+RESOURCE_NAMES = frozenset(MONITOR_ALIASES) | frozenset(_NOT_HERE)
 
 
 def make_monitor(spec, frequency: float = 0.1) -> ResourceMonitor:

@@ -15,7 +15,7 @@ import numbers
 
 import numpy as np
 
-from .monitor import MONITOR_ALIASES, ResourceMonitor, make_monitor
+from .monitor import MONITOR_ALIASES, RESOURCE_NAMES, ResourceMonitor, make_monitor
 
 __all__ = ["Notifier", "notifier"]
 
@@ -84,7 +84,7 @@ class _Watched:
                     f"(got keys {sorted(spec)})"
                 )
             spec, fmt, name = spec["source"], spec.get("format"), spec.get("name")
-        if isinstance(spec, ResourceMonitor) or (isinstance(spec, str) and spec in MONITOR_ALIASES):
+        if isinstance(spec, ResourceMonitor) or (isinstance(spec, str) and spec in RESOURCE_NAMES):
             self.monitor = make_monitor(spec)
             self.source, self.name = None, name or self.monitor.NAME
             fmt = fmt or ("{:.4g}" + self.monitor.UNIT)

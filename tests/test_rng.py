@@ -123,3 +123,51 @@ def test_spawn_rngs_rejects_bad_count():
     """A negative or non-int count raises ValueError."""
     with pytest.raises(ValueError, match="count"):
         spawn_rngs(0, -1)
+
+
+# -- make_seed_sequence, spawn_seed_sequence (batchflow's helpers) ------------------------------
+
+
+def test_make_seed_sequence_from_an_int_has_that_entropy_as_in_batchflow():
+    from batchkit import make_seed_sequence
+
+    assert make_seed_sequence(5).entropy == 5
+    assert make_seed_sequence(False).entropy != make_seed_sequence(True).entropy  # fresh entropy
+
+
+def test_make_seed_sequence_refuses_what_it_cannot_use():
+    from batchkit import make_seed_sequence
+
+    with pytest.raises(TypeError, match="seed sequence"):
+        make_seed_sequence("seed")
+
+
+def test_spawned_seed_sequences_are_the_next_children_as_in_batchflow():
+    import numpy as np
+
+    from batchkit import spawn_seed_sequence
+
+    parent = np.random.SeedSequence(5)
+    assert [spawn_seed_sequence(parent).spawn_key for _ in range(2)] == [(0,), (1,)]
+    assert parent.n_children_spawned == 2
+
+
+def test_a_batch_and_a_running_pipeline_have_seed_sequences_to_spawn_from():
+    import numpy as np
+
+    from batchkit import B, Dataset, spawn_seed_sequence
+
+    seen = []
+    pipeline = Dataset(4).p.call(lambda batch: seen.append(spawn_seed_sequence(batch)), B())
+    pipeline = pipeline.call(lambda running: seen.append(spawn_seed_sequence(running)), B().pipeline)
+    pipeline.run(2, bar=False, seed=3)
+    assert len(seen) == 4 and all(isinstance(s, np.random.SeedSequence) for s in seen)
+    with pytest.raises(ValueError, match="needs a SeedSequence"):
+        spawn_seed_sequence(7)
+
+
+def test_datasets_and_indices_are_basesets():
+    from batchkit import Baseset, Dataset, DatasetIndex, FilesIndex
+
+    assert isinstance(Dataset(3), Baseset) and isinstance(DatasetIndex(3), Baseset)
+    assert issubclass(FilesIndex, Baseset) and not isinstance([1, 2], Baseset)
