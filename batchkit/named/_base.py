@@ -1,195 +1,44 @@
-"""The machinery of `named`: the expression base class, operators, reprs, evaluation."""
+"""The base of named expressions: `NamedExpression`, `AlgebraicExpression`, `W` and evaluation.
+
+`NamedExpression` is the immutable, picklable base class: `get` evaluates, `set` assigns, and
+operators, attribute access, indexing and calls build an `AlgebraicExpression`, the node that
+applies them. The two live together because each needs the other (the base class builds the
+nodes, the nodes are expressions). `evaluate` walks containers and evaluates the expressions in
+them, adding a note that names the failing expression to an error; `W` shields an expression
+from it. The concrete expressions (`B`, `V`, `R`...) are subclasses defined in the modules
+above this one, which implement ``_evaluate`` (and, when assignable, ``_current`` and
+``_store``).
+"""
 
 from __future__ import annotations
 
 import copy
-import operator
-import reprlib
-from numbers import Real
 
 import numpy as np
 
-from .variables import MODES, apply_mode
+from ._modes import assign_mode, check_mode
+from ._operators import (
+    _UNARY_PRECEDENCE,
+    BINARY,
+    PRIMARY,
+    UNARY,
+    arguments_repr,
+    binary_repr,
+    key_repr,
+    unary_repr,
+    wrap,
+)
 
 __all__ = [
     "AlgebraicExpression",
     "NamedExpression",
     "W",
+    "eval_expr",
     "evaluate",
     "evaluate_top",
+    "is_named",
     "pipeline_of",
 ]
-
-#: precedence of names, calls, attribute access and indexing (binds tightest)
-PRIMARY = 16
-_UNARY_PRECEDENCE = 14
-_COMPARISON = 7
-
-#: binary operators: name -> (function, symbol, precedence), precedences as in Python's grammar
-BINARY = {
-    "pow": (operator.pow, "**", 15),
-    "mul": (operator.mul, "*", 13),
-    "matmul": (operator.matmul, "@", 13),
-    "truediv": (operator.truediv, "/", 13),
-    "floordiv": (operator.floordiv, "//", 13),
-    "mod": (operator.mod, "%", 13),
-    "add": (operator.add, "+", 12),
-    "sub": (operator.sub, "-", 12),
-    "and": (operator.and_, "&", 10),
-    "xor": (operator.xor, "^", 9),
-    "or": (operator.or_, "|", 8),
-    "lt": (operator.lt, "<", _COMPARISON),
-    "le": (operator.le, "<=", _COMPARISON),
-    "gt": (operator.gt, ">", _COMPARISON),
-    "ge": (operator.ge, ">=", _COMPARISON),
-}
-
-#: unary operators: name -> (function, prefix); ``abs`` reads as a call
-UNARY = {
-    "neg": (operator.neg, "-"),
-    "pos": (operator.pos, "+"),
-    "invert": (operator.invert, "~"),
-    "abs": (abs, None),
-}
-
-
-def _make_short_repr() -> reprlib.Repr:
-    short = reprlib.Repr()  # keyword arguments arrived only in Python 3.12
-    short.maxstring = short.maxother = 60
-    short.maxlist = short.maxtuple = short.maxdict = short.maxset = 6
-    short.maxlevel = 3
-    return short
-
-
-_short = _make_short_repr()
-
-
-def operand_repr(value) -> tuple[str, int]:
-    """The repr of an operand and its precedence (a constant is short, a negative number unary)."""
-    text_of = getattr(type(value), "_repr_precedence", None)
-    if text_of is not None:
-        return repr(value), value._repr_precedence()
-    if isinstance(value, Real) and not isinstance(value, bool) and value < 0:
-        return _short.repr(value), _UNARY_PRECEDENCE
-    if isinstance(value, np.ndarray):
-        return _short.repr(value).replace("\n", ""), PRIMARY
-    return _short.repr(value), PRIMARY
-
-
-def wrap(value, weaker_than: int) -> str:
-    """``value``'s repr, in parentheses when its precedence is below ``weaker_than``."""
-    text, precedence = operand_repr(value)
-    return f"({text})" if precedence < weaker_than else text
-
-
-def binary_repr(op: str, left, right) -> str:
-    _, symbol, precedence = BINARY[op]
-    if op == "pow":  # right-associative, and binds tighter than a unary minus on its left
-        return f"{wrap(left, precedence + 1)} {symbol} {wrap(right, _UNARY_PRECEDENCE)}"
-    if precedence == _COMPARISON:  # no accidental chained comparison
-        return f"{wrap(left, precedence + 1)} {symbol} {wrap(right, precedence + 1)}"
-    return f"{wrap(left, precedence)} {symbol} {wrap(right, precedence + 1)}"
-
-
-def unary_repr(op: str, operand) -> str:
-    prefix = UNARY[op][1]
-    if prefix is None:
-        return f"{op}({operand_repr(operand)[0]})"
-    return f"{prefix}{wrap(operand, _UNARY_PRECEDENCE)}"
-
-
-def key_repr(key) -> str:
-    """How ``key`` reads inside ``[...]``: slices as ``a:b``, tuples without parentheses."""
-    if isinstance(key, tuple) and not hasattr(type(key), "_fields"):
-        if len(key) == 1:
-            return f"{key_repr(key[0])},"
-        return ", ".join(key_repr(k) for k in key)
-    if isinstance(key, slice):
-        parts = ["" if part is None else operand_repr(part)[0] for part in (key.start, key.stop, key.step)]
-        return ":".join(parts[:2]) if key.step is None else ":".join(parts)
-    if key is Ellipsis:
-        return "..."
-    return operand_repr(key)[0]
-
-
-def arguments_repr(args, kwargs) -> str:
-    """``1, b=2``: the arguments of a call, as they would be written."""
-    return ", ".join([operand_repr(a)[0] for a in args] + [f"{k}={operand_repr(v)[0]}" for k, v in kwargs])
-
-
-def callable_name(fn) -> str:
-    """A short readable name of ``fn`` (its qualified name when it has one)."""
-    if getattr(type(fn), "_repr_precedence", None) is not None:
-        return wrap(fn, PRIMARY)
-    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None)
-    return name if isinstance(name, str) else _short.repr(fn)
-
-
-def check_mode(mode) -> str:
-    """The one-letter spelling of an assignment ``mode`` (``ValueError`` if there is none)."""
-    try:
-        return MODES[mode]
-    except (KeyError, TypeError):
-        raise ValueError(f"mode must be one of {sorted(set(MODES))} (got {mode!r})") from None
-
-
-def assign_mode(current, value, mode: str):
-    """The new value after assigning ``value`` over ``current`` in ``mode`` (one letter).
-
-    Lists grow and dicts or sets update in place; a numpy array gets a new array: ``"a"`` adds
-    ``value`` as one more element along the first axis, ``"e"`` concatenates ``value``.
-    """
-    if mode == "w":
-        return value
-    if isinstance(current, np.ndarray) and mode in ("a", "e"):
-        value = np.asarray(value)
-        return np.concatenate([current, value[np.newaxis] if mode == "a" else value])
-    try:
-        return apply_mode(current, value, mode)
-    except AttributeError:
-        verb = {"a": "append to", "e": "extend", "u": "update"}[mode]
-        raise TypeError(f"cannot {verb} a {type(current).__name__} (mode {mode!r})") from None
-
-
-def check_name(kind: str, name, optional: bool = False):
-    if (name is None and optional) or isinstance(name, str):
-        return name
-    raise TypeError(f"{kind}() takes a name (str{' or None' if optional else ''}), got {name!r}")
-
-
-def need(what, thing: str, expr):
-    if what is None:
-        raise ValueError(f"{expr!r} needs a {thing} to evaluate, and got none")
-    return what
-
-
-def config_lookup(config, name: str):
-    if config is None:
-        raise KeyError(f"config has no key {name!r} (the pipeline has no config)")
-    try:
-        return config[name]
-    except (KeyError, TypeError, IndexError):
-        if "/" not in name:
-            raise KeyError(f"config has no key {name!r}") from None
-    node, path = config, []
-    for part in name.split("/"):
-        try:
-            node = node[part]
-        except (KeyError, TypeError, IndexError):
-            where = f" under {'/'.join(path)!r}" if path else ""
-            raise KeyError(f"config has no key {name!r} ({part!r} is missing{where})") from None
-        path.append(part)
-    return node
-
-
-def merge_size(outer, inner):
-    if outer is None:
-        return inner
-    outer = (outer,) if np.ndim(outer) == 0 else tuple(outer)
-    if inner is None:
-        return outer
-    return outer + ((inner,) if np.ndim(inner) == 0 else tuple(inner))
-
 
 _NOTE = "batchkit: failed to evaluate the named expression "
 _ATOMS = frozenset({int, float, str, bytes, bool, complex, type(None), np.ndarray})
@@ -496,3 +345,44 @@ def evaluate(obj, batch, pipeline, size, top=False):
     if kind is slice and any(isinstance(p, NamedExpression) for p in (obj.start, obj.stop, obj.step)):
         return slice(*(evaluate(p, batch, pipeline, size, top) for p in (obj.start, obj.stop, obj.step)))
     return obj
+
+
+def is_named(obj) -> bool:
+    """Whether ``obj`` is a named expression (``W``, ``P`` and ``PP`` are markers, not expressions).
+
+    Examples
+    --------
+    >>> from batchkit.named import B, V
+    >>> is_named(B("images") + 1), is_named(3), is_named(W(V("x")))
+    (True, False, False)
+    """
+    return isinstance(obj, NamedExpression)
+
+
+def eval_expr(obj, batch=None, pipeline=None):
+    """Evaluate the named expressions in ``obj`` for ``batch`` in ``pipeline``.
+
+    Goes through lists, tuples (named tuples included), dicts (keys and values) and sets, and
+    returns ``obj`` itself when nothing in it is an expression. ``W(expr)`` gives ``expr``
+    unevaluated; ``P``/``PP`` markers are returned as they are (``inbatch_parallel`` resolves
+    them). An error keeps its type and gets a note naming the expression that failed.
+
+    Parameters
+    ----------
+    obj
+        An expression, a container of them, or anything else (returned as is).
+    batch : Batch, optional
+    pipeline : optional
+        ``batch.pipeline`` when not given.
+
+    Examples
+    --------
+    >>> from batchkit.named import C, V
+    >>> class Pipeline:
+    ...     config = {"model": {"depth": 3}}
+    ...     def get_variable(self, name):
+    ...         return {"lr": 0.5}[name]
+    >>> eval_expr([V("lr") * 2, {C("model/depth"): W(V("lr"))}], pipeline=Pipeline())
+    [1.0, {3: V('lr')}]
+    """
+    return evaluate(obj, batch, pipeline_of(batch, pipeline), None, top=True)
