@@ -24,10 +24,12 @@ def as_values(index, allow_empty: bool = False) -> np.ndarray:
         if index < 1:
             raise ValueError(f"an index needs at least one item (got {index})")
         return np.arange(index)
-    if isinstance(index, (str, bytes, bool, np.bool_, float)) or index is None:
+    if isinstance(index, (str, bytes)):  # one value, as batchflow takes it (a name, a file id)
+        return np.array([index])
+    if isinstance(index, (bool, np.bool_, float)) or index is None:
         raise TypeError(
-            f"an index is built from an int, a 1-D sequence or array, an index or a callable "
-            f"(got {type(index).__name__} {index!r})"
+            f"an index is built from an int, a 1-D sequence or array, a string (one value), an index "
+            f"or a callable (got {type(index).__name__} {index!r})"
         )
     if not hasattr(index, "__len__") and isinstance(index, Iterable):
         index = list(index)

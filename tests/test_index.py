@@ -86,11 +86,17 @@ def test_two_dimensional_raises_type_error():
         DatasetIndex(np.zeros((2, 2)))
 
 
-@pytest.mark.parametrize("bad", ["abc", 2.5, None])
+@pytest.mark.parametrize("bad", [2.5, None, True])
 def test_scalar_non_int_raises_type_error(bad):
-    """A lone string, float or None raises TypeError."""
-    with pytest.raises(TypeError):
+    """A lone float, None or bool raises TypeError (batchflow would make a one-item index of it)."""
+    with pytest.raises(TypeError, match="a string \\(one value\\)"):
         DatasetIndex(bad)
+
+
+def test_a_string_is_one_index_value_as_in_batchflow():
+    """``DatasetIndex("abc")`` holds the single value "abc" (batchflow: ``['abc']``), not 3 letters."""
+    assert DatasetIndex("abc").indices.tolist() == ["abc"]
+    assert DatasetIndex(b"ab").indices.tolist() == [b"ab"]
 
 
 def test_duplicates_warn():
