@@ -48,7 +48,7 @@ from .monitor import (
     USSMonitor,
     VMSMonitor,
 )
-from .named import PP, B, C, D, F, I, NamedExpression, P, R, V, W, eval_expr
+from .named import PP, B, C, D, F, I, L, NamedExpression, P, R, V, W, eval_expr
 from .notifier import Notifier, notifier
 from .pipeline import Pipeline
 from .progress import item_progress
@@ -84,6 +84,7 @@ __all__ = [
     "ItemRecord",
     "ItemTimeout",
     "JournalMismatch",
+    "L",
     "MemoryMonitor",
     "Monitor",
     "NamedExpression",

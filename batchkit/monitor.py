@@ -221,8 +221,10 @@ class MemoryMonitor(_ProcessMonitor):
         return self._total(lambda process: getattr(process.memory_info(), self._FIELD) / _GIB)
 
 
-#: batchflow's name for the resident-memory monitor
-RSSMonitor = MemoryMonitor
+class RSSMonitor(MemoryMonitor):
+    """batchflow's name for `MemoryMonitor`: resident memory (RSS) of a process, in GiB."""
+
+    NAME = "rss"
 
 
 class VMSMonitor(MemoryMonitor):
@@ -270,16 +272,16 @@ class TotalMemoryMonitor(ResourceMonitor):
         return self._psutil.virtual_memory().used / _GIB
 
 
-#: the names a monitor may be given by, as batchflow names them
 MONITOR_ALIASES = {
     "cpu": CPUMonitor,
     "memory": MemoryMonitor,
-    "rss": MemoryMonitor,
+    "rss": RSSMonitor,
     "vms": VMSMonitor,
     "uss": USSMonitor,
     "total_cpu": TotalCPUMonitor,
     "total_memory": TotalMemoryMonitor,
 }
+"""The names a monitor may be given by (``Monitor(["cpu", "memory"])``), as batchflow names them."""
 
 _NOT_HERE = ("gpu", "gpu_memory", "gpu_memory_utilization", "disk_io", "io_disk", "dir_disk", "total_disk")
 #: every name batchflow gives a resource monitor: batchkit's, and those it refuses with a reason

@@ -73,8 +73,8 @@ def test_children_count_the_worker_processes():
 
 
 def test_batchflow_names_and_aliases_resolve_to_the_monitors():
-    assert RSSMonitor is MemoryMonitor
-    assert MONITOR_ALIASES["cpu"] is CPUMonitor and MONITOR_ALIASES["rss"] is MemoryMonitor
+    assert issubclass(RSSMonitor, MemoryMonitor)
+    assert MONITOR_ALIASES["cpu"] is CPUMonitor and MONITOR_ALIASES["rss"] is RSSMonitor
     assert MONITOR_ALIASES["total_memory"] is TotalMemoryMonitor
 
 

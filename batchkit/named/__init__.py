@@ -2,10 +2,10 @@
 
 An expression names something that exists only when a batch runs: a batch attribute (``B``), a
 pipeline variable (``V``), a config item (``C``), a dataset attribute (``D``), a function call
-(``F``), a random draw (``R``) or the iteration counters (``I``). Operators, attribute access,
-indexing and calls on an expression build a bigger expression, evaluated lazily by
-`eval_expr` (or ``expr.get(batch, pipeline)``). ``W`` shields an expression from
-evaluation; ``P`` and ``PP`` mark per-item arguments of an ``inbatch_parallel`` action.
+(``F``), a random draw (``R``), the iteration counters (``I``) or a list of objects (``L``).
+Operators, attribute access, indexing and calls on an expression build a bigger expression,
+evaluated lazily by `eval_expr` (or ``expr.get(batch, pipeline)``). ``W`` shields an expression
+from evaluation; ``P`` and ``PP`` mark per-item arguments of an ``inbatch_parallel`` action.
 
 Expressions are immutable, hashable (by identity: ``==`` is not overloaded) and picklable.
 
@@ -16,7 +16,8 @@ Layout (each module imports only those listed before it):
 - ``_base``: `NamedExpression`, `AlgebraicExpression`, `W`, `eval_expr` and the evaluation;
 - ``_sources``: `B`, `V`, `C`, `D`, `I` (values of the batch, pipeline, config, dataset, run);
 - ``_calls``: `F` and `R` (a function call, a random draw);
-- ``_per_item``: `P` and `PP` (per-item arguments of ``inbatch_parallel``).
+- ``_per_item``: `P` and `PP` (per-item arguments of ``inbatch_parallel``);
+- ``_lists``: `L` (a list of objects, worked on item by item).
 
 Examples
 --------
@@ -36,6 +37,7 @@ B('images').shape[0] + 1
 
 from ._base import AlgebraicExpression, NamedExpression, W, eval_expr, is_named
 from ._calls import F, R
+from ._lists import L
 from ._per_item import PP, P
 from ._sources import B, C, D, I, V
 
@@ -47,6 +49,7 @@ __all__ = [
     "D",
     "F",
     "I",
+    "L",
     "NamedExpression",
     "P",
     "R",
