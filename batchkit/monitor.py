@@ -104,7 +104,7 @@ class ResourceMonitor:
             return self
         self._stop.clear()
         self.sample()  # at once: a short run still gets a reading
-        self._thread = threading.Thread(target=self._loop, name=f"batchkit-{self.NAME}", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name=f"batchkit-monitor-{self.NAME}", daemon=True)
         self._thread.start()
         return self
 

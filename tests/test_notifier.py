@@ -23,7 +23,7 @@ def loss_pipeline(n=20):
 
 
 def monitor_threads():
-    return [t for t in threading.enumerate() if t.name.startswith("batchkit-") and t.is_alive()]
+    return [t for t in threading.enumerate() if t.name.startswith("batchkit-monitor-") and t.is_alive()]
 
 
 def test_wrapping_an_iterable_yields_every_item_and_counts_them():
