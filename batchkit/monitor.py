@@ -67,6 +67,8 @@ class ResourceMonitor:
 
     UNIT = ""
     NAME = "resource"
+    #: a rate measured between two readings (CPU): the first reading comes one period in
+    RATE = False
 
     def __init__(self, frequency: float = 0.1):
         if isinstance(frequency, bool) or not isinstance(frequency, (int, float)) or frequency <= 0:
@@ -99,11 +101,14 @@ class ResourceMonitor:
         return value
 
     def start(self) -> ResourceMonitor:
-        """Take a first reading and sample in a daemon thread until `stop`; return the monitor."""
+        """Start sampling in a daemon thread until `stop` (a level is read at once); return self."""
         if self.running:
             return self
         self._stop.clear()
-        self.sample()  # at once: a short run still gets a reading
+        if self.RATE:
+            self.read()  # a rate needs a start: readings count from here
+        else:
+            self.sample()  # a level, read at once: a short run still gets a reading
         self._thread = threading.Thread(target=self._loop, name=f"batchkit-monitor-{self.NAME}", daemon=True)
         self._thread.start()
         return self
@@ -201,10 +206,7 @@ class CPUMonitor(_ProcessMonitor):
 
     UNIT = "%"
     NAME = "cpu"
-
-    def __init__(self, frequency: float = 0.1, pid: int | None = None, children: bool = False):
-        super().__init__(frequency, pid, children)
-        self.read()  # psutil measures CPU between two calls: the first reading counts from here
+    RATE = True
 
     def read(self) -> float:
         return self._total(lambda process: process.cpu_percent(None))
@@ -248,11 +250,11 @@ class TotalCPUMonitor(ResourceMonitor):
 
     UNIT = "%"
     NAME = "total_cpu"
+    RATE = True
 
     def __init__(self, frequency: float = 0.1):
         super().__init__(frequency)
         self._psutil = _psutil(type(self).__name__)
-        self.read()  # as for CPUMonitor: readings count from here
 
     def read(self) -> float:
         return self._psutil.cpu_percent(None)

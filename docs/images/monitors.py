@@ -53,7 +53,7 @@ def main() -> None:
             marks.append((time.time(), target))
             dataset.p.render(target=target).run(batch_size=40, bar=False)
         marks.append((time.time(), None))
-    start = cpu.ticks[0]
+    start = marks[0][0]  # the run's start (a CPU reading comes one period later)
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(7, 4.2), sharex=True)
     cpu.plot(top)
     memory.plot(bottom)
@@ -65,6 +65,7 @@ def main() -> None:
                 ax.text(middle, 0.95, f"target={target!r}", transform=ax.get_xaxis_transform(),
                         ha="center", va="top", fontsize=9)  # fmt: skip
     top.set_xlabel("")
+    top.set_ylim(0, max(cpu.data) * 1.3)
     top.set_ylabel("CPU (% of a core)")
     bottom.set_ylabel("memory (GiB)")
     top.set_title("CPUMonitor and MemoryMonitor (children=True) over one pipeline, two targets", fontsize=10)
