@@ -116,3 +116,15 @@ def test_without_psutil_the_error_names_the_extra():
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert "batchkit-parallel[monitor]" in result.stdout, result.stderr
+
+
+@pytest.mark.parametrize("name", ["shared", "rss_corrected", "code", "data", "uss", "vms", "total_memory"])
+def test_every_memory_kind_reads_a_size_in_gib(name):
+    monitor = MONITOR_ALIASES[name]()
+    assert 0 <= monitor.read() < psutil.virtual_memory().total / 2**30 + 1 and monitor.UNIT == "GiB"
+
+
+def test_rss_less_shared_is_rss_minus_the_shared_part():
+    info = psutil.Process().memory_info()
+    reading = MONITOR_ALIASES["rss_corrected"]().read()
+    assert reading == pytest.approx((info.rss - info.shared) / 2**30, rel=0.2)
