@@ -89,18 +89,86 @@ def test_skip_batch_exception_is_a_skip_batch():
 
 
 #: every top-level name of batchflow 0.10.1 that is not a module, as ``dir(batchflow)`` lists it
-BATCHFLOW_TOP_LEVEL = (
-    "B Baseset Batch C CPUMonitor CodeMonitor Config ConstantSampler D DataMonitor Dataset "
-    "DatasetIndex DirDiskMonitor DiskIOMonitor EmptyBatchSequence F FilesIndex GPUMemoryMonitor "
-    "GPUMemoryUtilizationMonitor GPUMonitor GPUResourceMonitor HistoSampler I ImagesBatch L M "
-    "MONITOR_ALIASES Monitor NamedExpression Normalizer Notifier NumpySampler P PP "
-    "PackageNotFoundError Pipeline ProcessResourceMonitor Quantizer R RSSMonitor RSSminusSHRMonitor "
-    "ResourceMonitor SHRMonitor Sampler ScipySampler SkipBatchException StopPipeline TelegramMessage "
-    "Thread TotalCPUMonitor TotalDiskMonitor TotalMemoryMonitor USSMonitor V VMSMonitor W action "
-    "any_action_failed apply_parallel copy deprecated eval_expr get_available_gpus literal_eval "
-    "make_delayed_import make_rng make_seed_sequence mjit notifier plot pylint_notebook pynvml "
-    "read_data_from save_data_to set_gpus spawn_seed_sequence try_import version"
-).split()
+BATCHFLOW_TOP_LEVEL = [
+    "B",
+    "Baseset",
+    "Batch",
+    "C",
+    "CPUMonitor",
+    "CodeMonitor",
+    "Config",
+    "ConstantSampler",
+    "D",
+    "DataMonitor",
+    "Dataset",
+    "DatasetIndex",
+    "DirDiskMonitor",
+    "DiskIOMonitor",
+    "EmptyBatchSequence",
+    "F",
+    "FilesIndex",
+    "GPUMemoryMonitor",
+    "GPUMemoryUtilizationMonitor",
+    "GPUMonitor",
+    "GPUResourceMonitor",
+    "HistoSampler",
+    "I",
+    "ImagesBatch",
+    "L",
+    "M",
+    "MONITOR_ALIASES",
+    "Monitor",
+    "NamedExpression",
+    "Normalizer",
+    "Notifier",
+    "NumpySampler",
+    "P",
+    "PP",
+    "PackageNotFoundError",
+    "Pipeline",
+    "ProcessResourceMonitor",
+    "Quantizer",
+    "R",
+    "RSSMonitor",
+    "RSSminusSHRMonitor",
+    "ResourceMonitor",
+    "SHRMonitor",
+    "Sampler",
+    "ScipySampler",
+    "SkipBatchException",
+    "StopPipeline",
+    "TelegramMessage",
+    "Thread",
+    "TotalCPUMonitor",
+    "TotalDiskMonitor",
+    "TotalMemoryMonitor",
+    "USSMonitor",
+    "V",
+    "VMSMonitor",
+    "W",
+    "action",
+    "any_action_failed",
+    "apply_parallel",
+    "copy",
+    "deprecated",
+    "eval_expr",
+    "get_available_gpus",
+    "literal_eval",
+    "make_delayed_import",
+    "make_rng",
+    "make_seed_sequence",
+    "mjit",
+    "notifier",
+    "plot",
+    "pylint_notebook",
+    "pynvml",
+    "read_data_from",
+    "save_data_to",
+    "set_gpus",
+    "spawn_seed_sequence",
+    "try_import",
+    "version",
+]
 
 
 def test_each_batchflow_name_is_here_or_on_the_migration_page():
