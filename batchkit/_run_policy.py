@@ -61,8 +61,15 @@ class _Policy:
             journal=None if self.journal is None else os.fspath(self.journal.path),
         )
 
+    def _count(self, bar) -> bool:
+        """Move the bar (when there is one) to the batches done so far; return True."""
+        if bar is not None:
+            self._advance(bar)
+        return True
+
     def _consume(self, bar):
         stream = self.stream()
+        counted = False
         try:
             for outcome in stream:
                 if outcome.batch is _RESUMED:
@@ -76,6 +83,7 @@ class _Policy:
                             break
                         failure = self._failed(outcome, dropped)
                         if failure is not None:
+                            counted = self._count(bar)
                             yield failure
                     elif outcome.batch is _SKIPPED:
                         if outcome.indices is not None:
@@ -91,11 +99,13 @@ class _Policy:
                         if self.on_batch is not None:
                             self.on_batch(batch)
                         self.log(logging.INFO, "batch %d done: %d items", outcome.number, len(batch))
+                        # counted before the caller gets it: a loop that stops at this batch has it shown
+                        counted = self._count(bar)
                         yield batch
                         batch = None  # keep nothing while the next batch is made
-                if bar is not None:
-                    self._advance(bar)
-                outcome = None
+                if not counted:
+                    self._count(bar)
+                outcome, counted = None, False
         finally:
             stream.close()
             for writer in self.writers.values():

@@ -232,3 +232,16 @@ def test_a_counter_read_and_written_by_each_batch_is_refused_not_left_different(
     remote = ph.dataset(20).p.init_variable("n", 0).update(V("n"), V("n") + 1)
     with pytest.raises(PipelineError, match="read and then written by the same batch"):
         remote.run(4, bar=False, client=client)
+
+
+def test_a_notifier_shows_variables_merged_from_the_workers_as_locally(client):
+    """Monitored variables are read in the caller after each batch's merge: the local values."""
+    from batchkit import B, Notifier, V
+
+    def watched_run(**options):
+        watch = Notifier(False, monitors="sums")
+        pipeline = ph.dataset(20).p.init_variable("sums", []).update(V("sums", mode="a"), B().x.sum())
+        pipeline.run(4, notifier=watch, **options)
+        return watch.data["sums"]
+
+    assert watched_run(client=client) == watched_run() and len(watched_run()) == 5

@@ -180,3 +180,22 @@ def test_a_run_with_batches_does_not_warn_empty():
     with warnings.catch_warnings():
         warnings.simplefilter("error", EmptyBatchSequence)
         loss_pipeline().run(5, bar=False)
+
+
+@pytest.mark.timeout(60)
+def test_a_generator_closed_early_closes_its_notifier():
+    pytest.importorskip("psutil")
+    watched = Notifier(False, monitors=["loss", "cpu"])
+    batches = loss_pipeline().gen_batch(5, notifier=watched)
+    next(batches)
+    batches.close()
+    assert watched.n == 1 and not watched.monitors[0].running and monitor_threads() == []
+
+
+@pytest.mark.timeout(60)
+def test_under_prefetch_each_reading_is_a_batch_value_read_once_per_batch():
+    """Batches run ahead under prefetch, so a reading may show a later batch's value (documented)."""
+    watched = Notifier(False, monitors="loss")
+    loss_pipeline(40).run(5, prefetch=3, notifier=watched)
+    means = {2.0 + 5 * k for k in range(8)}
+    assert len(watched.data["loss"]) == 8 and set(watched.data["loss"]) <= means
