@@ -60,6 +60,8 @@ class ResourceMonitor:
         self.frequency = float(frequency)
         self.data: list[float] = []
         self.ticks: list[float] = []
+        #: why sampling stopped before `stop` (a watched process that ended), else None
+        self.error: BaseException | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -101,7 +103,8 @@ class ResourceMonitor:
         while not self._stop.wait(self.frequency):
             try:
                 self.sample()
-            except Exception:  # the process being read is gone: nothing more to sample
+            except Exception as error:  # the process being read is gone, say: sampling ends here
+                self.error = error
                 return
 
     def stop(self) -> ResourceMonitor:
@@ -158,7 +161,7 @@ class ProcessResourceMonitor(ResourceMonitor):
 
     def __init__(self, frequency: float = 0.1, pid: int | None = None, children: bool = False):
         super().__init__(frequency)
-        psutil = psutil_module(type(self).__name__)
+        self._psutil = psutil = psutil_module(type(self).__name__)
         self.process = psutil.Process(pid)
         self.children = bool(children)
         self._known: dict[int, object] = {}  # child processes by pid, kept for cpu_percent's deltas
@@ -167,19 +170,21 @@ class ProcessResourceMonitor(ResourceMonitor):
         """The process and, with ``children=True``, its living child processes (workers)."""
         if not self.children:
             return [self.process]
-        found = [self.process]
         try:
-            for child in self.process.children(recursive=True):
-                found.append(self._known.setdefault(child.pid, child))
-        except Exception:  # the process ended while being read
-            pass
-        return found
+            children = self.process.children(recursive=True)
+        except self._psutil.Error:  # the process ended while being read
+            children = []
+        # the same Process objects from one reading to the next (cpu_percent counts from the last
+        # call on each); those of ended children are let go
+        self._known = {child.pid: self._known.get(child.pid, child) for child in children}
+        return [self.process, *self._known.values()]
 
     def _total(self, reading) -> float:
-        total = 0.0
-        for process in self.processes():
+        main, *children = self.processes()
+        total = reading(main)  # raises when the watched process itself has ended
+        for process in children:
             try:
                 total += reading(process)
-            except Exception:  # a child that ended between listing and reading counts nothing
+            except self._psutil.Error:  # a child that ended between listing and reading counts nothing
                 continue
         return total

@@ -22,14 +22,7 @@ __all__ = [
 class CPUMonitor(ProcessResourceMonitor):
     """CPU use of a process in percent of one core (200 means two busy cores).
 
-    Parameters
-    ----------
-    frequency : float
-        Seconds between readings.
-    pid : int, optional
-        The process to watch; this one by default.
-    children : bool
-        Add the process's children: the worker processes of the ``mpc`` target, say.
+    Takes the arguments of `ProcessResourceMonitor` (``frequency``, ``pid``, ``children``).
     """
 
     UNIT = "%"

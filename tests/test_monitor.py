@@ -128,3 +128,14 @@ def test_rss_less_shared_is_rss_minus_the_shared_part():
     info = psutil.Process().memory_info()
     reading = MONITOR_ALIASES["rss_corrected"]().read()
     assert reading == pytest.approx((info.rss - info.shared) / 2**30, rel=0.2)
+
+
+@pytest.mark.timeout(30)
+def test_a_watched_process_that_ends_stops_the_sampling_and_says_why():
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.2)"])
+    memory = MemoryMonitor(frequency=0.02, pid=child.pid).start()
+    child.wait(timeout=10)
+    time.sleep(0.2)
+    assert not memory.running and isinstance(memory.error, psutil.NoSuchProcess)
+    memory.stop()
+    assert len(memory.data) >= 1
