@@ -99,6 +99,8 @@ class _Watched:
             )
         self.format = fmt
         self.data: list = []
+        #: what ``Notifier.data`` files the values under: the name, else the source's repr
+        self.key = self.name if self.name is not None else repr(self.source)
 
     def read(self, pipeline, batch):
         """The current value, or None when there is none yet."""
@@ -197,8 +199,8 @@ class Notifier:
 
     @property
     def data(self) -> dict:
-        """Every value shown per monitor, in order (named monitors only)."""
-        return {w.name: w.data for w in self.watched if w.name is not None}
+        """Every value shown per monitor, in order, by name (an unnamed expression by its repr)."""
+        return {w.key: w.data for w in self.watched}
 
     @property
     def monitors(self) -> list[ResourceMonitor]:
@@ -242,8 +244,7 @@ class Notifier:
             value = watched.read(pipeline, batch)
             if value is None:
                 continue
-            if watched.name is not None:
-                watched.data.append(value)
+            watched.data.append(value)
             shown.append(watched.text(value))
         if self.suffix:
             shown.append(self.suffix)
@@ -278,7 +279,7 @@ class Notifier:
         self.close()
 
     def __repr__(self) -> str:
-        names = [w.name or repr(w.source) for w in self.watched]
+        names = [w.key for w in self.watched]
         return f"Notifier(bar={self.bar_kind!r}, n={self.n}, total={self.total}, monitors={names})"
 
 

@@ -199,3 +199,12 @@ def test_under_prefetch_each_reading_is_a_batch_value_read_once_per_batch():
     loss_pipeline(40).run(5, prefetch=3, notifier=watched)
     means = {2.0 + 5 * k for k in range(8)}
     assert len(watched.data["loss"]) == 8 and set(watched.data["loss"]) <= means
+
+
+@pytest.mark.timeout(60)
+def test_an_unnamed_expression_is_shown_bare_and_kept_under_its_repr():
+    out = io.StringIO()
+    watched = Notifier("t", monitors={"source": V("loss"), "format": "{:.1f}"}, file=out)
+    loss_pipeline().run(5, notifier=watched)
+    assert watched.data == {"V('loss')": [2.0, 7.0, 12.0, 17.0]}
+    assert ", 17.0," in out.getvalue() or "17.0, " in out.getvalue()
