@@ -266,7 +266,15 @@ class DatasetIndex:
 
     @keyword_only_after_batch_size
     def gen_batch(
-        self, batch_size, *, shuffle=False, n_iters=None, n_epochs=None, drop_last=False
+        self,
+        batch_size,
+        *,
+        shuffle=False,
+        n_iters=None,
+        n_epochs=None,
+        drop_last=False,
+        notifier=False,
+        bar=None,
     ):
         """Yield batches (indices of the same class) as `IterationPlan` orders them.
 
@@ -278,6 +286,8 @@ class DatasetIndex:
             As for `IterationPlan`. With neither ``n_iters`` nor ``n_epochs``, batches never stop
             (epochs follow one another, reshuffled each epoch when shuffling), as in batchflow.
             Every argument after ``batch_size`` is keyword-only.
+        notifier, bar : Notifier, "t", "n", "a", True or dict, optional
+            A progress bar over the batches, as for `Pipeline.run` (see `Notifier`).
 
         Examples
         --------
@@ -292,8 +302,10 @@ class DatasetIndex:
         plan = IterationPlan(
             len(self), batch_size, shuffle=shuffle, n_iters=n_iters, n_epochs=n_epochs, drop_last=drop_last
         )
-        for positions in plan:
-            yield self.create_batch(positions)
+        from .notifier import notified
+
+        batches = (self.create_batch(positions) for positions in plan)
+        yield from notified(batches, notifier, bar, plan.n_batches)
 
     @keyword_only_after_batch_size
     def next_batch(self, batch_size, *, shuffle=False, n_iters=None, n_epochs=None, drop_last=False):

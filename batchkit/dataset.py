@@ -158,7 +158,18 @@ class Dataset:
         return self.batch_class(batch_index, dataset=self, preloaded=part, **kwargs)
 
     @keyword_only_after_batch_size
-    def gen_batch(self, batch_size, *, shuffle=False, n_iters=None, n_epochs=None, drop_last=False, **kwargs):
+    def gen_batch(
+        self,
+        batch_size,
+        *,
+        shuffle=False,
+        n_iters=None,
+        n_epochs=None,
+        drop_last=False,
+        notifier=False,
+        bar=None,
+        **kwargs,
+    ):
         """Yield batches in the order of an `IterationPlan`.
 
         Parameters
@@ -167,6 +178,8 @@ class Dataset:
             As for `DatasetIndex.gen_batch`: with neither ``n_iters`` nor ``n_epochs`` (None),
             batches never stop, as in batchflow. Every argument after ``batch_size`` is
             keyword-only.
+        notifier, bar : Notifier, "t", "n", "a", True or dict, optional
+            A progress bar over the batches, as for `Pipeline.run` (see `Notifier`).
         **kwargs
             Passed on to `create_batch`.
 
@@ -181,8 +194,10 @@ class Dataset:
         plan = IterationPlan(
             len(self), batch_size, shuffle=shuffle, n_iters=n_iters, n_epochs=n_epochs, drop_last=drop_last
         )
-        for positions in plan:
-            yield self.create_batch(positions, pos=True, **kwargs)
+        from .notifier import notified
+
+        batches = (self.create_batch(positions, pos=True, **kwargs) for positions in plan)
+        yield from notified(batches, notifier, bar, plan.n_batches)
 
     @keyword_only_after_batch_size
     def next_batch(

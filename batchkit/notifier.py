@@ -295,6 +295,26 @@ def notifier(iterable, bar="a", **kwargs):
     return Notifier(bar, **kwargs)(iterable)
 
 
+def notified(batches, notifier, bar, total):
+    """Yield ``batches``, updating the notifier ``notifier`` or ``bar`` stands for (none: as is).
+
+    What an index's or a dataset's ``gen_batch(notifier=...)`` runs through; ``total`` is the
+    number of batches (None when endless).
+    """
+    shown = as_notifier(notifier, bar)
+    if shown is None:
+        yield from batches
+        return
+    shown.n = 0
+    shown.start(total=total, unit="batch")
+    try:
+        for batch in batches:
+            shown.update()  # counted as it is given out, as a run counts its batches
+            yield batch
+    finally:
+        shown.close()
+
+
 def as_notifier(value, bar) -> Notifier | None:
     """The notifier a run draws: from ``notifier=`` (which wins) or from ``bar=``; None for neither.
 

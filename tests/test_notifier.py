@@ -208,3 +208,15 @@ def test_an_unnamed_expression_is_shown_bare_and_kept_under_its_repr():
     loss_pipeline().run(5, notifier=watched)
     assert watched.data == {"V('loss')": [2.0, 7.0, 12.0, 17.0]}
     assert ", 17.0," in out.getvalue() or "17.0, " in out.getvalue()
+
+
+@pytest.mark.parametrize("make", [Dataset, lambda n: Dataset(n).index], ids=["dataset", "index"])
+def test_gen_batch_of_an_index_or_dataset_takes_a_notifier_as_in_batchflow(make):
+    out = io.StringIO()
+    batches = list(make(10).gen_batch(3, n_epochs=1, notifier=Notifier("t", file=out)))
+    assert len(batches) == 4 and "4/4" in out.getvalue()
+
+
+def test_gen_batch_takes_batchflow_bar_letters(capsys):
+    assert len(list(Dataset(10).gen_batch(3, n_epochs=1, bar="t"))) == 4
+    assert "4/4" in capsys.readouterr().err
