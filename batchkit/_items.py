@@ -117,3 +117,49 @@ class ItemRecord:
 
     def __repr__(self) -> str:
         return f"ItemRecord({', '.join(self._values)})"
+
+
+class ItemAccess:
+    """A batch's items by index value: ``batch[value]``, ``batch.items``, iteration, ``get``.
+
+    A part of `Batch` (it needs ``get_pos``, ``components`` and the batch's data).
+    """
+
+    def __getitem__(self, value):
+        position = self.get_pos(value)
+        if self.components is None:
+            return self._data[position]
+        return Item(self, position)
+
+    @property
+    def items(self) -> list:
+        """One item view per index value, in order (the raw elements when there are no components)."""
+        if self.components is None:
+            return list(self._data) if self._data is not None else []
+        return [Item(self, i) for i in range(len(self))]
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def get(self, item=None, component=None):
+        """batchflow's accessor: an item, a component, or one item's element of a component.
+
+        ``get(value, "images")`` is that item's image, ``get(value)`` the item (``batch[value]``),
+        ``get(None, "images")`` the whole component and ``get()`` the batch's data. An index
+        value not in the batch raises ``KeyError``; an unknown component ``AttributeError``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from batchkit import Batch
+        >>> class Pairs(Batch):
+        ...     components = ("x", "y")
+        >>> batch = Pairs.from_data(data=(np.arange(3) * 10, np.arange(3)))
+        >>> batch.get(2, "x"), batch.get(None, "y").tolist(), batch.get(1).x
+        (np.int64(20), [0, 1, 2], np.int64(10))
+        """
+        if item is None:
+            return self.data if component is None else getattr(self, component)
+        if component is None:
+            return self[item]
+        return getattr(self, component)[self.get_pos(item)]

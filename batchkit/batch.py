@@ -17,17 +17,18 @@ import dataclasses
 import numpy as np
 
 from ._action import action
+from ._assemble import assemble
 from ._batch_data import _check_dict_keys, _data_length
 from ._batch_ops import crop_batch, merge_batches
 from ._component_names import check_component_names
-from ._items import Item, ItemRecord, _Component
+from ._items import Item, ItemAccess, ItemRecord, _Component
 from ._loading import add_components, align, put
 from ._run_context import _EMPTY_CONTEXT, RUN_CONTEXT_FIELDS, RunContext, _context_property, set_run_context
 
 __all__ = ["Batch", "Item", "ItemRecord", "RunContext", "crop_batch", "merge_batches", "set_run_context"]
 
 
-class Batch:
+class Batch(ItemAccess):
     """A batch of items: an index of item values plus data components.
 
     Subclass it, declare the components, and write actions that handle one item:
@@ -267,25 +268,11 @@ class Batch:
             return data[name]
         raise AttributeError(f"{type(self).__name__!r} object has no attribute or component {name!r}")
 
-    def __getitem__(self, value):
-        position = self.get_pos(value)
-        if self.components is None:
-            return self._data[position]
-        return Item(self, position)
-
-    @property
-    def items(self) -> list:
-        """One item view per index value, in order (the raw elements when there are no components)."""
-        if self.components is None:
-            return list(self._data) if self._data is not None else []
-        return [Item(self, i) for i in range(len(self))]
-
-    def __iter__(self):
-        return iter(self.items)
-
     def run_once(self, *args, **kwargs) -> list:
         """The init that runs an action once, with no entry arguments."""
         return [[]]
+
+    _assemble = assemble  # batchflow's default post: results into the components named by dst
 
     @action
     def apply_parallel(
