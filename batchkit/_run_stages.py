@@ -24,6 +24,7 @@ import numpy as np
 from ._steps import execute, write
 from .batch import RunContext, set_run_context
 from .errors import SkipBatch
+from .rng import make_rng
 
 _SKIPPED = object()  # dropped on purpose by SkipBatch
 _RESUMED = object()  # finished by an earlier run, as its journal says: not run again
@@ -91,8 +92,14 @@ class _Stages:
 
     def _batch_indices(self):
         order = dict(self.order)
-        if order["shuffle"] is True:
-            order["shuffle"] = np.random.default_rng(_derived(self.seed, 0))
+        shuffle = order["shuffle"]
+        # batchflow's rule for a run: the order comes from an SFC64 generator seeded by the first
+        # child of the seed (the int given as shuffle, else the run's seed), so that a seeded
+        # run's first epoch is batchflow's; later epochs go on drawing from that generator
+        if shuffle is True:
+            order["shuffle"] = make_rng(_derived(self.seed, 0))
+        elif isinstance(shuffle, int) and not isinstance(shuffle, bool) and shuffle >= 0:
+            order["shuffle"] = make_rng(_derived(np.random.SeedSequence(shuffle), 0))
         if self.endless:
             order["n_epochs"], order["n_iters"] = None, math.inf
         elif order["n_epochs"] is None and order["n_iters"] is None:

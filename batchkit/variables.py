@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import threading
+import warnings
 
 __all__ = ["MODES", "Variables", "apply_mode"]
 
@@ -85,9 +86,23 @@ class Variables:
         )
 
     def set(self, name: str, value, mode: str = "w") -> None:
+        """Assign ``value`` in ``mode``; a variable never declared is made by it, with a warning.
+
+        batchflow makes it too (and warns in its log); an append or extend starts a new list, an
+        update a new dict or set, as `apply_mode` does for a variable declared without default.
+        """
         with self._lock:
             if name not in self._values:
-                raise KeyError(f"no pipeline variable {name!r}; declare it with .init_variable({name!r})")
+                if not isinstance(name, str) or not name:
+                    raise TypeError(f"a variable name must be a non-empty str (got {name!r})")
+                warnings.warn(
+                    f"pipeline variable {name!r} was never declared: this assignment creates it "
+                    f"(declare it with .init_variable({name!r}, default) to give it a default)",
+                    UserWarning,
+                    stacklevel=2,
+                )
+                self._defaults[name] = None
+                self._values[name] = None
             self._values[name] = apply_mode(self._values[name], value, mode)
 
     def delete(self, name: str) -> None:

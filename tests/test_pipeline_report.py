@@ -220,12 +220,34 @@ def test_run_arguments_after_batch_size_are_keyword_only(call):
 
 
 def test_the_same_keywords_mean_the_same_everywhere():
-    """By name, a dataset, its index and a pipeline over it cut the same batches."""
+    """By name, a dataset, its index and a pipeline over it cut the same batches.
+
+    With an int shuffle a pipeline draws its order from the seed's first child, as batchflow's
+    pipelines do (see the next test); the sizes and epochs are the same.
+    """
     dataset = numbers_dataset(10)
     options = dict(n_epochs=2, shuffle=4, drop_last=True)
     expected = [b.indices.tolist() for b in dataset.index.gen_batch(4, **options)]
     assert [b.indices.tolist() for b in dataset.gen_batch(4, **options)] == expected
-    assert [b.indices.tolist() for b in dataset.p.gen_batch(4, **options)] == expected
+    in_order = dict(options, shuffle=False)
+    assert [b.indices.tolist() for b in dataset.p.gen_batch(4, **in_order)] == [
+        b.indices.tolist() for b in dataset.index.gen_batch(4, **in_order)
+    ]
+    piped = [b.indices.tolist() for b in dataset.p.gen_batch(4, **options)]
+    assert [len(b) for b in piped] == [len(b) for b in expected]
+    assert sorted(piped[0] + piped[1]) != piped[0] + piped[1]  # shuffled
+
+
+def test_a_seeded_pipeline_runs_its_first_epoch_in_batchflows_order():
+    """batchflow 0.10.1: Dataset(10), run(3, shuffle=3) gives 4 6 7 9 0 2 5 8 1 3 (its index 3 9 2 ...)."""
+    from batchkit import Dataset
+
+    def order(n, **options):
+        return [v for b in Dataset(n).p.gen_batch(3, **options) for v in b.indices.tolist()]
+
+    assert order(10, n_epochs=1, shuffle=3) == [4, 6, 7, 9, 0, 2, 5, 8, 1, 3]
+    assert order(6, n_epochs=2, shuffle=3)[:6] == [2, 0, 5, 4, 1, 3]
+    assert order(6, n_epochs=1, shuffle=3) == order(6, n_epochs=1, shuffle=3)  # the same every run
 
 
 def test_iteration_plan_is_keyword_only_after_batch_size():

@@ -326,10 +326,29 @@ def test_set_variable_bad_mode_raises():
         p.set_variable("v", 1, mode="x")
 
 
-def test_set_undeclared_variable_raises():
-    """Setting a variable never declared raises KeyError."""
-    with pytest.raises(KeyError):
-        numbers_dataset().p.set_variable("nope", 1)
+def test_setting_an_undeclared_variable_creates_it_with_a_warning_as_batchflow():
+    """batchflow makes a variable on its first assignment (and warns): so does batchkit."""
+    pipeline = numbers_dataset().p
+    with pytest.warns(UserWarning, match="'made' was never declared"):
+        pipeline.set_variable("made", 1)
+    assert pipeline.v("made") == 1
+
+
+@pytest.mark.parametrize(
+    ("mode", "value", "expected"), [("a", 3, [3, 3]), ("e", [1], [1, 1]), ("u", {"k": 1}, {"k": 1})]
+)
+def test_an_undeclared_variable_assigned_in_a_mode_starts_empty(mode, value, expected):
+    """Appending to a variable never declared starts a list (batchflow's run fails at the second)."""
+    pipeline = numbers_dataset(4).p.update(V("made", mode=mode), value)
+    with pytest.warns(UserWarning, match="never declared"):
+        pipeline.run(2, bar=False)
+    assert pipeline.v("made") == expected
+
+
+def test_reading_an_undeclared_variable_raises_key_error_naming_it():
+    """A misspelt variable fails loudly (batchflow logs a warning and gives None)."""
+    with pytest.raises(KeyError, match="no pipeline variable 'nope'"):
+        numbers_dataset().p.v("nope")
 
 
 def test_update_with_expression_mode_appends():
