@@ -6,6 +6,8 @@ import copy
 import threading
 import warnings
 
+from ._runlog import user_stacklevel
+
 __all__ = ["MODES", "Variables", "apply_mode"]
 
 #: assignment modes, by every spelling accepted
@@ -99,7 +101,7 @@ class Variables:
                     f"pipeline variable {name!r} was never declared: this assignment creates it "
                     f"(declare it with .init_variable({name!r}, default) to give it a default)",
                     UserWarning,
-                    stacklevel=2,
+                    stacklevel=user_stacklevel(),
                 )
                 self._defaults[name] = None
                 self._values[name] = None
