@@ -1,4 +1,4 @@
-"""``Pipeline``: a lazy, immutable chain of batch actions, run over a dataset.
+"""``Pipeline``: a lazy chain of batch actions, run over a dataset.
 
 Building a pipeline only records actions, each checked against the batch class when it is
 added (an unknown name or keyword fails at once, not at run time; the checks are
@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field, replace
 
+from ._hooks import Hooks
 from ._namespaces import as_modules, find_function
 from ._pipeline_checks import BUILTINS as BUILTINS  # a name of this module before the checks moved
 from ._pipeline_checks import _check_action, _check_callable_name
@@ -40,43 +41,13 @@ class Action:
         return f"{self.name}(...)"
 
 
-class _Hooks:
-    """``pipeline.before`` / ``pipeline.after``: steps run once per run, before or after the batches.
-
-    Each method returns a new main pipeline, so chaining goes on:
-    ``dataset.p.before.call(setup).load().after.call(report)``.
-    """
-
-    def __init__(self, pipeline: Pipeline, where: str):
-        self._pipeline = pipeline
-        self._where = where
-
-    def _add(self, action: Action) -> Pipeline:
-        steps = (*getattr(self._pipeline, f"_{self._where}"), action)
-        return self._pipeline._evolve(**{self._where: steps})
-
-    def call(self, fn, *args, save_to=None, **kwargs) -> Pipeline:
-        """Call ``fn(*args, **kwargs)`` once per run (named expressions are evaluated first)."""
-        if not callable(fn):
-            raise TypeError(f"call needs a callable (got {fn!r})")
-        return self._add(Action("call", (fn, *args), {"save_to": save_to, **kwargs}, kind="builtin"))
-
-    def update(self, expr, value=None, mode=None) -> Pipeline:
-        """Assign ``value`` to ``expr`` (a ``V(...)`` variable, say) once per run."""
-        return self._add(Action("update", (expr, value), {"mode": mode}, kind="builtin"))
-
-    def init_variable(self, name, default=None) -> Pipeline:
-        return self._pipeline.init_variable(name, default)
-
-    def __repr__(self) -> str:
-        return f"<{self._where} hooks of {self._pipeline!r}>"
-
-
 class Pipeline(_Runs):
-    """A lazy, immutable chain of actions over the batches of a dataset.
+    """A lazy chain of actions over the batches of a dataset.
 
-    Every method that adds a step returns a new pipeline and leaves this one as it was. Batch
-    actions are added by name, as attributes: ``pipeline.load(src).resize(size=(64, 64))``.
+    Every method that adds a batch step returns a new pipeline and leaves this one as it was.
+    As in batchflow, ``init_variable``, ``add_namespace`` and the ``before``/``after`` hooks
+    change the pipeline they are called on. Batch actions are added by name, as attributes:
+    ``pipeline.load(src).resize(size=(64, 64))``.
 
     Parameters
     ----------
@@ -286,10 +257,13 @@ class Pipeline(_Runs):
     # -- variables --------------------------------------------------------------------------
 
     def init_variable(self, name, default=None) -> Pipeline:
-        """A new pipeline with variable ``name`` declared (``default`` copied at each reset)."""
-        variables = self._variables.fresh_copy()
-        variables.declare(name, default)
-        return self._evolve(variables=variables)
+        """Declare variable ``name`` on this pipeline (``default`` copied at each reset); return it.
+
+        As in batchflow, the pipeline itself is changed (a statement ``p.init_variable(...)``
+        declares it), and the pipelines made from it afterwards have the variable too.
+        """
+        self._variables.declare(name, default)
+        return self
 
     def init_variables(self, *names, **defaults) -> Pipeline:
         pipeline = self
@@ -318,14 +292,14 @@ class Pipeline(_Runs):
     # -- hooks ------------------------------------------------------------------------------
 
     @property
-    def before(self) -> _Hooks:
-        """Steps run once at the start of every run."""
-        return _Hooks(self, "before")
+    def before(self) -> Hooks:
+        """Steps run once at the start of every run (they change this pipeline, as in batchflow)."""
+        return Hooks(self, "before")
 
     @property
-    def after(self) -> _Hooks:
-        """Steps run once at the end of every run (also after a failure)."""
-        return _Hooks(self, "after")
+    def after(self) -> Hooks:
+        """Steps run once at the end of every run, also after a failure (they change this pipeline)."""
+        return Hooks(self, "after")
 
     # -- operators --------------------------------------------------------------------------
 

@@ -417,14 +417,30 @@ def test_probability_may_be_a_named_expression():
 def test_before_and_after_run_once_per_run():
     """``before.call`` and ``after.call`` run once per run, before and after the batches."""
     events = []
-    p = (
-        numbers_dataset(10)
-        .p.before.call(events.append, "before")
-        .call(lambda batch: events.append("batch"), B())
-        .after.call(events.append, "after")
-    )
+    p = numbers_dataset(10).p.call(lambda batch: events.append("batch"), B())
+    p.before.call(events.append, "before")
+    p.after.call(events.append, "after")
     p.run(2, bar=False)
     assert events == ["before"] + ["batch"] * 5 + ["after"]
+
+
+def test_hook_steps_chain_as_hooks_and_change_their_pipeline_as_in_batchflow():
+    """batchflow's once-pipelines: ``p.before.init_variable(..).update(..)`` as a statement adds hooks."""
+    p = numbers_dataset(8).p.init_variable("n", 0).update(V("n"), V("n") + 1)
+    p.before.init_variable("before", 0).update(V("before"), 7)
+    p.after.init_variable("after", 0).update(V("after"), 9)
+    p.run(4, bar=False)
+    assert (p.v("before"), p.v("after"), p.v("n")) == (7, 9, 2)
+
+
+def test_a_batch_action_or_main_after_a_hook_goes_on_with_the_pipeline():
+    """Past the hook steps, the chain is the main pipeline's again (``main`` names it)."""
+    events = []
+    hooks = numbers_dataset(4).p.before.call(events.append, "start")
+    assert hooks.main is hooks.pipeline
+    p = hooks.add_one()
+    assert [b.x.tolist() for b in p.gen_batch(2)] == [[1, 11], [21, 31]]
+    assert events == ["start"]
 
 
 def test_hooks_run_again_on_each_run():

@@ -418,7 +418,8 @@ def test_reset_iter_keeps_variables():
 
 def test_before_hook_update_resets_variable_each_run():
     """``before.update(V(name), value)`` sets the variable at the start of every run."""
-    p = numbers_dataset(4).p.init_variable("n", 5).before.update(V("n"), 0).update(V("n"), V("n") + 1)
+    p = numbers_dataset(4).p.init_variable("n", 5).update(V("n"), V("n") + 1)
+    p.before.update(V("n"), 0)
     p.run(2, bar=False)
     p.run(2, bar=False)
     assert p.v("n") == 2
